@@ -1,0 +1,1 @@
+"""Staff accounts, passwords, second factor, device sessions and invitations."""

@@ -1,0 +1,204 @@
+"""Logging in with password (and second factor), with throttling and lockout.
+
+Password hashing is slow on purpose (Argon2id), so it runs in the request's thread, never in
+the single writer: the writer only records the outcome. Policy, with its reasons:
+- the first FREE_FAILURES failures cost nothing (typos happen, gloves are thick);
+- after that each attempt must wait 2^(n - FREE_FAILURES) seconds, at most MAX_DELAY_S;
+- LOCK_AFTER failures in a row lock the account for LOCK_MINUTES (journaled), which bounds an
+  online guessing attack at about LOCK_AFTER guesses per LOCK_MINUTES.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from zunft.accounts.sessions import NewSession, do_create_session
+from zunft.accounts.totp import matching_step
+from zunft.accounts.users import email_index
+from zunft.db import schema as s
+from zunft.db.tx import Rx, Tx
+from zunft.errors import Forbidden, Invalid, TooManyAttempts, Unauthenticated
+
+if TYPE_CHECKING:
+    from zunft.context import AppContext
+
+FREE_FAILURES = 3
+MAX_DELAY_S = 60
+LOCK_AFTER = 10
+LOCK_MINUTES = 15
+
+
+def delay_ms(failures: int) -> int:
+    if failures < FREE_FAILURES:
+        return 0
+    return int(min(2 ** (failures - FREE_FAILURES), MAX_DELAY_S)) * 1000
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    session: NewSession
+    user_id: str
+    tenant_id: str
+
+
+def _invalid() -> Unauthenticated:
+    return Unauthenticated("E-mail address or password is not right.", code="invalid_credentials")
+
+
+def _lookup(rx: Rx, slug: str, email: str) -> tuple[Any, Any]:
+    tenant = rx.conn.execute(
+        select(s.tenants).where(s.tenants.c.slug == slug.strip().lower())
+    ).first()
+    if tenant is None:
+        return None, None
+    try:
+        idx = email_index(rx.cipher(tenant.id), email)
+    except Invalid:
+        return tenant, None
+    user = rx.conn.execute(
+        select(s.users).where(
+            s.users.c.tenant_id == tenant.id, s.users.c.email_idx == idx, s.users.c.kind == "staff"
+        )
+    ).first()
+    return tenant, user
+
+
+def do_record_login_failure(
+    tx: Tx, *, tenant_id: str, user_id: str | None, reason: str, device_name: str
+) -> None:
+    payload: dict[str, Any] = {"user_id": user_id, "reason": reason, "device": device_name[:100]}
+    tx.append(tenant_id, "auth.login_failed", payload, actor_id=user_id)
+    if user_id is None:
+        return
+    tx.conn.execute(
+        update(s.users)
+        .where(s.users.c.id == user_id)
+        .values(failed_logins=s.users.c.failed_logins + 1, last_failed_at=tx.now_ms)
+    )
+    failures = tx.conn.execute(
+        select(s.users.c.failed_logins).where(s.users.c.id == user_id)
+    ).scalar_one()
+    if failures >= LOCK_AFTER:
+        until = tx.now_ms + LOCK_MINUTES * 60_000
+        tx.conn.execute(
+            update(s.users)
+            .where(s.users.c.id == user_id)
+            .values(locked_until=until, failed_logins=0)
+        )
+        tx.append(
+            tenant_id,
+            "auth.account_locked",
+            {"user_id": user_id, "until": until, "failures": failures},
+            actor_id=user_id,
+        )
+
+
+def do_login_success(
+    tx: Tx,
+    *,
+    tenant_id: str,
+    user_id: str,
+    kind: str,
+    device_name: str,
+    days: int,
+    totp_step: int | None,
+    new_hash: str | None,
+) -> NewSession:
+    values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
+    if totp_step is not None:
+        values["totp_last_step"] = totp_step
+    if new_hash is not None:
+        values["password_hash"] = new_hash
+    tx.conn.execute(update(s.users).where(s.users.c.id == user_id).values(**values))
+    return do_create_session(
+        tx, tenant_id=tenant_id, user_id=user_id, kind=kind, device_name=device_name, days=days
+    )
+
+
+def login(
+    ctx: AppContext,
+    *,
+    tenant: str,
+    email: str,
+    password: str,
+    totp_code: str | None,
+    device_name: str,
+    kind: str,
+) -> LoginResult:
+    tenant_row, user = ctx.read(lambda rx: _lookup(rx, tenant, email))
+    if tenant_row is None:
+        ctx.hasher.verify(None, password)
+        raise _invalid()
+    if user is None:
+        ctx.hasher.verify(None, password)
+        ctx.write(
+            lambda tx: do_record_login_failure(
+                tx,
+                tenant_id=tenant_row.id,
+                user_id=None,
+                reason="unknown_account",
+                device_name=device_name,
+            )
+        )
+        raise _invalid()
+    now = ctx.now_ms()
+    if user.locked_until is not None and user.locked_until > now:
+        raise TooManyAttempts(
+            "Too many failed attempts: the account is locked for a while.",
+            code="account_locked",
+            retry_after=(user.locked_until - now + 999) // 1000,
+        )
+    wait = delay_ms(user.failed_logins)
+    if wait and user.last_failed_at is not None and now < user.last_failed_at + wait:
+        raise TooManyAttempts(
+            "Please wait a moment before trying again.",
+            code="slow_down",
+            retry_after=(user.last_failed_at + wait - now + 999) // 1000,
+        )
+
+    def fail(reason: str) -> None:
+        ctx.write(
+            lambda tx: do_record_login_failure(
+                tx,
+                tenant_id=user.tenant_id,
+                user_id=user.id,
+                reason=reason,
+                device_name=device_name,
+            )
+        )
+
+    if not ctx.hasher.verify(user.password_hash, password):
+        fail("password")
+        raise _invalid()
+    if user.disabled_at is not None:
+        raise Forbidden("This account is disabled.", code="account_disabled")
+    step: int | None = None
+    if user.totp_enabled:
+        if not totp_code:
+            raise Unauthenticated(
+                "Please enter the code from your authenticator app.", code="totp_required"
+            )
+        secret = ctx.keys.cipher(user.tenant_id).decrypt(
+            f"users.totp/{user.id}", user.totp_secret_enc
+        )
+        step = matching_step(secret, totp_code, ctx.clock.now(), user.totp_last_step)
+        if step is None:
+            fail("totp")
+            raise Unauthenticated("The code is not right.", code="invalid_totp")
+    new_hash = ctx.hasher.hash(password) if ctx.hasher.needs_rehash(user.password_hash) else None
+    session = ctx.write(
+        lambda tx: do_login_success(
+            tx,
+            tenant_id=user.tenant_id,
+            user_id=user.id,
+            kind=kind,
+            device_name=device_name,
+            days=ctx.settings.session_days,
+            totp_step=step,
+            new_hash=new_hash,
+        )
+    )
+    return LoginResult(session, user.id, user.tenant_id)

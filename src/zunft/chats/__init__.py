@@ -1,0 +1,1 @@
+"""Chats (Unterhaltungen): project team chats, company channels, 1:1 direct chats; membership."""

@@ -1,0 +1,106 @@
+"""The app context: database, writer, keys, clock and settings, passed explicitly to whatever
+needs them (no globals, no service locator)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy import Engine, select
+
+from zunft.accounts.passwords import Hasher
+from zunft.clock import Clock, SystemClock
+from zunft.config import Settings
+from zunft.crypto.envelope import Keyring
+from zunft.crypto.kek import load_kek
+from zunft.db import schema as s
+from zunft.db.engine import make_engine
+from zunft.db.migrate import upgrade
+from zunft.db.tx import Rx, Tx
+from zunft.db.writer import Writer
+from zunft.journal.chain import Event
+
+T = TypeVar("T")
+
+
+class Bus:
+    """In-process doorbell: committed events go to every subscriber of this process.
+
+    The realtime issue adds a Redis implementation behind the same two methods.
+    """
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[list[Event]], None]] = []
+
+    def subscribe(self, fn: Callable[[list[Event]], None]) -> None:
+        self._subscribers.append(fn)
+
+    def publish(self, events: list[Event]) -> None:
+        for fn in list(self._subscribers):
+            fn(events)
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: Engine
+    keys: Keyring
+    writer: Writer
+    clock: Clock
+    hasher: Hasher
+    bus: Bus = field(default_factory=Bus)
+
+    def now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    def read(self, fn: Callable[[Rx], T]) -> T:
+        with self.engine.connect() as conn:
+            return fn(Rx(conn, self.keys, self.now_ms()))
+
+    def write(self, fn: Callable[[Tx], T]) -> T:
+        return self.writer.write(fn)
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.engine.dispose()
+
+
+def open_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    hasher: Hasher | None = None,
+    migrate: bool = True,
+) -> AppContext:
+    """Open the database (migrating it), the keys and the writer thread."""
+    settings.data_path.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    kek = load_kek(settings.kek, settings.data_path)
+
+    def load_keys(tenant_id: str) -> list[tuple[int, bytes]]:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(s.tenant_keys.c.key_id, s.tenant_keys.c.wrapped).where(
+                    s.tenant_keys.c.tenant_id == tenant_id
+                )
+            ).all()
+        return [(r.key_id, r.wrapped) for r in rows]
+
+    keys = Keyring(kek, load_keys)
+    clock = clock or SystemClock()
+    bus = Bus()
+    writer = Writer(engine, keys, clock, max_batch=settings.group_commit_max, on_commit=bus.publish)
+    writer.start()
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        keys=keys,
+        writer=writer,
+        clock=clock,
+        hasher=hasher
+        or Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost),
+        bus=bus,
+    )

@@ -1,0 +1,136 @@
+"""AES-256-GCM envelope encryption with the object's identity as associated data.
+
+Ciphertext layout (version 1):  b"\\x01" | key_id (4 bytes, big endian) | nonce (12) | ct+tag
+The associated data is "<tenant_id>/<purpose>", e.g. "01j…/messages.body/01k…", so a
+ciphertext copied into another row, column or tenant fails to decrypt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import struct
+import threading
+from collections.abc import Callable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+VERSION = 1
+_HEADER = struct.Struct(">BI")
+NONCE_BYTES = 12
+
+
+class DecryptionError(Exception):
+    """A ciphertext was altered, moved to another row, or its key was destroyed."""
+
+
+def wrap_key(kek: bytes, tenant_id: str, key_id: int, data_key: bytes) -> bytes:
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    aad = f"zunft-kek/{tenant_id}/{key_id}".encode()
+    return nonce + AESGCM(kek).encrypt(nonce, data_key, aad)
+
+
+def unwrap_key(kek: bytes, tenant_id: str, key_id: int, wrapped: bytes) -> bytes:
+    aad = f"zunft-kek/{tenant_id}/{key_id}".encode()
+    try:
+        return AESGCM(kek).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], aad)
+    except InvalidTag as exc:
+        raise DecryptionError(f"data key {key_id} of tenant {tenant_id}: wrong KEK") from exc
+
+
+def derive(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
+
+
+class TenantCipher:
+    """Encrypts and decrypts one tenant's fields; also makes its keyed search/index tokens."""
+
+    def __init__(self, tenant_id: str, keys: dict[int, bytes], current_key_id: int) -> None:
+        self.tenant_id = tenant_id
+        self._aead = {kid: AESGCM(k) for kid, k in keys.items()}
+        self._current = current_key_id
+        # The index key comes from the first data key so tokens stay stable across rotation.
+        first = keys[min(keys)]
+        self._index_key = derive(first, b"zunft search index v1")
+
+    def encrypt(self, purpose: str, plaintext: str | bytes) -> bytes:
+        data = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        aad = f"{self.tenant_id}/{purpose}".encode()
+        return (
+            _HEADER.pack(VERSION, self._current)
+            + nonce
+            + self._aead[self._current].encrypt(nonce, data, aad)
+        )
+
+    def decrypt_bytes(self, purpose: str, blob: bytes) -> bytes:
+        if len(blob) < _HEADER.size + NONCE_BYTES + 16:
+            raise DecryptionError(f"{purpose}: ciphertext too short")
+        version, key_id = _HEADER.unpack_from(blob)
+        if version != VERSION:
+            raise DecryptionError(f"{purpose}: unknown ciphertext version {version}")
+        aead = self._aead.get(key_id)
+        if aead is None:
+            raise DecryptionError(f"{purpose}: key {key_id} is not available (destroyed?)")
+        nonce = blob[_HEADER.size : _HEADER.size + NONCE_BYTES]
+        aad = f"{self.tenant_id}/{purpose}".encode()
+        try:
+            return aead.decrypt(nonce, blob[_HEADER.size + NONCE_BYTES :], aad)
+        except InvalidTag as exc:
+            raise DecryptionError(f"{purpose}: ciphertext altered or misplaced") from exc
+
+    def decrypt(self, purpose: str, blob: bytes) -> str:
+        return self.decrypt_bytes(purpose, blob).decode("utf-8")
+
+    def encrypt_opt(self, purpose: str, plaintext: str | None) -> bytes | None:
+        return None if plaintext is None else self.encrypt(purpose, plaintext)
+
+    def decrypt_opt(self, purpose: str, blob: bytes | None) -> str | None:
+        return None if blob is None else self.decrypt(purpose, blob)
+
+    def index_token(self, domain: str, value: str, length: int = 16) -> bytes:
+        """Keyed hash of a normalised value (word stem, e-mail address) for equality lookups."""
+        mac = hmac.new(self._index_key, f"{domain}\x00{value}".encode(), hashlib.sha256)
+        return mac.digest()[:length]
+
+
+class Keyring:
+    """Caches unwrapped tenant keys; `load` is called with the tenant id on a miss."""
+
+    def __init__(self, kek: bytes, load: Callable[[str], list[tuple[int, bytes]]]) -> None:
+        self._kek = kek
+        self._load = load
+        self._ciphers: dict[str, TenantCipher] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def kek(self) -> bytes:
+        return self._kek
+
+    def cipher(self, tenant_id: str) -> TenantCipher:
+        found = self._ciphers.get(tenant_id)
+        if found is not None:
+            return found
+        wrapped = self._load(tenant_id)
+        if not wrapped:
+            raise DecryptionError(f"tenant {tenant_id} has no data key")
+        keys = {kid: unwrap_key(self._kek, tenant_id, kid, w) for kid, w in wrapped}
+        cipher = TenantCipher(tenant_id, keys, max(keys))
+        with self._lock:
+            self._ciphers[tenant_id] = cipher
+        return cipher
+
+    def install(self, tenant_id: str, keys: dict[int, bytes]) -> TenantCipher:
+        """Register keys made in a transaction that has not committed yet (a new tenant)."""
+        cipher = TenantCipher(tenant_id, keys, max(keys))
+        with self._lock:
+            self._ciphers[tenant_id] = cipher
+        return cipher
+
+    def forget(self, tenant_id: str) -> None:
+        with self._lock:
+            self._ciphers.pop(tenant_id, None)

@@ -1,0 +1,251 @@
+"""The tables, as SQLAlchemy Core metadata. Migrations in db/migrations spell the same schema out;
+tests/db/test_migrations.py fails when the two drift apart.
+
+Conventions: ids are application-made 26-character strings (zunft.ids.new_id); times are
+integer milliseconds since the epoch (UTC); columns ending in _enc hold AES-GCM ciphertexts
+(zunft.crypto.envelope), columns ending in _idx hold keyed hashes for equality lookups.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+ID = String(26)
+Millis = BigInteger
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("slug", String(63), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("require_totp_admins", Boolean, nullable=False, default=False),
+    Column("created_at", Millis, nullable=False),
+)
+
+tenant_keys = Table(
+    "tenant_keys",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("key_id", Integer, nullable=False),
+    Column("wrapped", LargeBinary, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "key_id"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # staff | customer
+    Column("role", String(16), nullable=False),  # owner | office | lead | worker | apprentice
+    Column("name_enc", LargeBinary, nullable=False),
+    Column("email_enc", LargeBinary, nullable=True),
+    Column("email_idx", LargeBinary(16), nullable=True),
+    Column("phone_enc", LargeBinary, nullable=True),
+    Column("password_hash", String(200), nullable=True),
+    Column("totp_secret_enc", LargeBinary, nullable=True),
+    Column("totp_enabled", Boolean, nullable=False, default=False),
+    Column("totp_last_step", BigInteger, nullable=True),
+    Column("failed_logins", Integer, nullable=False, default=0),
+    Column("last_failed_at", Millis, nullable=True),
+    Column("locked_until", Millis, nullable=True),
+    Column("disabled_at", Millis, nullable=True),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("tenant_id", "email_idx"),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("csrf_hash", LargeBinary(32), nullable=True),
+    Column("kind", String(8), nullable=False),  # cookie | bearer
+    Column("device_name", String(100), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("last_seen_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
+    Column("revoked_at", Millis, nullable=True),
+    Index(None, "user_id"),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("note_enc", LargeBinary, nullable=True),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
+    Column("used_at", Millis, nullable=True),
+    Column("used_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("revoked_at", Millis, nullable=True),
+)
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("name_enc", LargeBinary, nullable=False),
+    Column("address_enc", LargeBinary, nullable=True),
+    Column("customer_name_enc", LargeBinary, nullable=True),
+    Column("lead_id", ID, ForeignKey("users.id"), nullable=True),
+    Column("status", String(16), nullable=False),  # active | completed | archived
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    Index(None, "tenant_id", "status"),
+)
+
+chats = Table(
+    "chats",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # project | channel | direct
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=True),
+    Column(
+        "title", String(100), nullable=True
+    ),  # channels only; projects and directs derive theirs
+    Column("direct_key", String(60), nullable=True),  # "<user a>:<user b>", sorted
+    Column("is_default", Boolean, nullable=False, default=False),  # the "Allgemein" channel
+    Column("last_seq", BigInteger, nullable=False, default=0),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("tenant_id", "direct_key"),
+    Index(None, "tenant_id", "kind"),
+)
+
+chat_members = Table(
+    "chat_members",
+    metadata,
+    Column("chat_id", ID, ForeignKey("chats.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("joined_at", Millis, nullable=False),
+    Column("last_read_seq", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("chat_id", "user_id"),
+    Index(None, "user_id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("chat_id", ID, ForeignKey("chats.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # journal sequence of the send: the chat's order
+    Column("sender_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("body_enc", LargeBinary, nullable=False),
+    Column("reply_to_id", ID, ForeignKey("messages.id"), nullable=True),
+    Column("mentions", Text, nullable=False, default="[]"),  # JSON list of user ids
+    Column("mention_all", Boolean, nullable=False, default=False),
+    Column("created_at", Millis, nullable=False),
+    Column("edited_at", Millis, nullable=True),
+    Column("edit_count", Integer, nullable=False, default=0),
+    Column("deleted_at", Millis, nullable=True),
+    Column("deleted_by", ID, ForeignKey("users.id"), nullable=True),
+    UniqueConstraint("tenant_id", "seq"),
+    Index(None, "chat_id", "seq"),
+)
+
+message_revisions = Table(
+    "message_revisions",
+    metadata,
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False),
+    Column("rev", Integer, nullable=False),  # 0 is the text as first sent
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("body_enc", LargeBinary, nullable=False),
+    Column("written_at", Millis, nullable=False),
+    Column("replaced_at", Millis, nullable=False),
+    PrimaryKeyConstraint("message_id", "rev"),
+)
+
+search_tokens = Table(
+    "search_tokens",
+    metadata,
+    Column("tenant_id", ID, nullable=False),
+    Column("token", LargeBinary(16), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("chat_id", ID, nullable=False),
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "token", "seq"),
+    Index(None, "message_id"),
+)
+
+journal = Table(
+    "journal",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("ts", Millis, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("actor_id", ID, nullable=True),
+    Column("chat_id", ID, nullable=True),  # routing for realtime delivery and export filters
+    Column("prev_hash", LargeBinary(32), nullable=False),
+    Column("payload_hash", LargeBinary(32), nullable=False),
+    Column("entry_hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "seq"),
+)
+
+journal_payloads = Table(
+    "journal_payloads",
+    metadata,
+    Column("tenant_id", ID, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("payload_enc", LargeBinary, nullable=True),  # NULL once erased
+    Column("erased_at", Millis, nullable=True),
+    PrimaryKeyConstraint("tenant_id", "seq"),
+    ForeignKeyConstraint(["tenant_id", "seq"], ["journal.tenant_id", "journal.seq"]),
+)
+
+journal_heads = Table(
+    "journal_heads",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("head_hash", LargeBinary(32), nullable=False),
+)
+
+client_writes = Table(
+    "client_writes",
+    metadata,
+    Column("tenant_id", ID, nullable=False),
+    Column("user_id", ID, nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("request_hash", LargeBinary(32), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response_enc", LargeBinary, nullable=False),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "user_id", "client_id"),
+)

@@ -1,0 +1,112 @@
+"""What domain functions receive: a connection plus the few things every one of them needs.
+
+`Rx` is for reads (any pooled connection). `Tx` is for writes and only exists inside the
+single writer's transaction; `Tx.append` is the one way to add a journal entry, and it does
+so in the same transaction as the state change it records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
+
+from zunft.crypto.envelope import Keyring, TenantCipher
+from zunft.db import schema as s
+from zunft.journal.chain import GENESIS, Event, canonical, entry_hash, payload_hash
+
+
+@dataclass
+class Rx:
+    conn: Connection
+    keys: Keyring
+    now_ms: int
+
+    def cipher(self, tenant_id: str) -> TenantCipher:
+        return self.keys.cipher(tenant_id)
+
+
+@dataclass
+class Head:
+    seq: int
+    hash: bytes
+    exists: bool  # a row in journal_heads already
+    dirty: bool = False
+
+
+@dataclass
+class Tx(Rx):
+    heads: dict[str, Head] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+
+    def append(
+        self,
+        tenant_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        actor_id: str | None = None,
+        chat_id: str | None = None,
+    ) -> Event:
+        head = self.heads.get(tenant_id)
+        if head is None:
+            row = self.conn.execute(
+                select(s.journal_heads.c.seq, s.journal_heads.c.head_hash)
+                .where(s.journal_heads.c.tenant_id == tenant_id)
+                .with_for_update()
+            ).first()
+            head = Head(row.seq, row.head_hash, True) if row else Head(0, GENESIS, False)
+            self.heads[tenant_id] = head
+        seq = head.seq + 1
+        digest = payload_hash(payload)
+        ehash = entry_hash(
+            tenant_id=tenant_id,
+            seq=seq,
+            ts=self.now_ms,
+            kind=kind,
+            actor_id=actor_id,
+            chat_id=chat_id,
+            prev_hash=head.hash,
+            payload_digest=digest,
+        )
+        self.conn.execute(
+            insert(s.journal),
+            {
+                "tenant_id": tenant_id,
+                "seq": seq,
+                "ts": self.now_ms,
+                "kind": kind,
+                "actor_id": actor_id,
+                "chat_id": chat_id,
+                "prev_hash": head.hash,
+                "payload_hash": digest,
+                "entry_hash": ehash,
+            },
+        )
+        self.conn.execute(
+            insert(s.journal_payloads),
+            {
+                "tenant_id": tenant_id,
+                "seq": seq,
+                "payload_enc": self.cipher(tenant_id).encrypt(f"journal/{seq}", canonical(payload)),
+            },
+        )
+        head.seq, head.hash, head.dirty = seq, ehash, True
+        event = Event(tenant_id, seq, self.now_ms, kind, actor_id, chat_id, payload)
+        self.events.append(event)
+        return event
+
+    def next_seq(self, tenant_id: str) -> int:
+        """The sequence number the next `append` for this tenant will get."""
+        if tenant_id not in self.heads:
+            row = self.conn.execute(
+                select(s.journal_heads.c.seq, s.journal_heads.c.head_hash)
+                .where(s.journal_heads.c.tenant_id == tenant_id)
+                .with_for_update()
+            ).first()
+            self.heads[tenant_id] = (
+                Head(row.seq, row.head_hash, True) if row else Head(0, GENESIS, False)
+            )
+        return self.heads[tenant_id].seq + 1

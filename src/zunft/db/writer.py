@@ -1,0 +1,163 @@
+"""The single writer: every state change goes through one thread that batches concurrent
+writes into one transaction (group commit) and answers each caller only after COMMIT.
+
+Each write runs inside a SAVEPOINT, so one failing write (a validation error, a conflict)
+rolls back alone and the rest of its batch still commits. After commit the batch's journal
+events are handed to `on_commit` (the bus): events are never published for work that did
+not commit. Shape after Datasette's write thread; see docs/architecture.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, insert, update
+
+from zunft.clock import Clock
+from zunft.crypto.envelope import Keyring
+from zunft.db import schema as s
+from zunft.db.tx import Head, Tx
+from zunft.journal.chain import Event
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+_STOP = object()
+
+
+class Writer:
+    def __init__(
+        self,
+        engine: Engine,
+        keys: Keyring,
+        clock: Clock,
+        *,
+        max_batch: int = 256,
+        on_commit: Callable[[list[Event]], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._keys = keys
+        self._clock = clock
+        self._max_batch = max_batch
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.batches = 0  # counters for benchmarks and tests of the batching itself
+        self.writes = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="zunft-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+
+    def submit(self, fn: Callable[[Tx], T]) -> Future[T]:
+        if self._thread is None:
+            raise RuntimeError("writer is not running")
+        fut: Future[T] = Future()
+        self._queue.put((fn, fut))
+        return fut
+
+    def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run fn in the writer's transaction and return its result once it is durable."""
+        return self.submit(fn).result()
+
+    async def awrite(self, fn: Callable[[Tx], T]) -> T:
+        return await asyncio.wrap_future(self.submit(fn))
+
+    def _run(self) -> None:
+        conn = self._engine.connect().execution_options(zunft_writer=True)
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _STOP:
+                    return
+                batch = [item]
+                stop_after = False
+                while len(batch) < self._max_batch:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is _STOP:
+                        stop_after = True
+                        break
+                    batch.append(nxt)
+                self._commit_batch(conn, batch)
+                if stop_after:
+                    return
+        finally:
+            conn.close()
+
+    def _commit_batch(
+        self, conn: Any, batch: list[tuple[Callable[[Tx], Any], Future[Any]]]
+    ) -> None:
+        heads: dict[str, Head] = {}
+        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        events: list[Event] = []
+        try:
+            with conn.begin():
+                for fn, fut in batch:
+                    if not fut.set_running_or_notify_cancel():
+                        continue
+                    snapshot = copy.deepcopy(heads)
+                    tx = Tx(conn, self._keys, int(self._clock.now().timestamp() * 1000), heads)
+                    savepoint = conn.begin_nested()
+                    try:
+                        result = fn(tx)
+                    except BaseException as exc:
+                        savepoint.rollback()
+                        heads.clear()
+                        heads.update(snapshot)
+                        outcomes.append((fut, False, exc))
+                        continue
+                    savepoint.commit()
+                    outcomes.append((fut, True, result))
+                    events.extend(tx.events)
+                self._flush_heads(conn, heads)
+        except BaseException as exc:
+            log.exception("group commit failed; %d writes rolled back", len(batch))
+            for fut, _ok, _value in outcomes:
+                fut.set_exception(exc)
+            return
+        self.batches += 1
+        self.writes += len(outcomes)
+        for fut, ok, value in outcomes:
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+        if events and self._on_commit is not None:
+            try:
+                self._on_commit(events)
+            except Exception:  # the bus is a doorbell; the journal stays the truth
+                log.exception("publishing %d committed events failed", len(events))
+
+    @staticmethod
+    def _flush_heads(conn: Any, heads: dict[str, Head]) -> None:
+        for tenant_id, head in heads.items():
+            if not head.dirty:
+                continue
+            if head.exists:
+                conn.execute(
+                    update(s.journal_heads)
+                    .where(s.journal_heads.c.tenant_id == tenant_id)
+                    .values(seq=head.seq, head_hash=head.hash)
+                )
+            else:
+                conn.execute(
+                    insert(s.journal_heads),
+                    {"tenant_id": tenant_id, "seq": head.seq, "head_hash": head.hash},
+                )

@@ -1,0 +1,1 @@
+"""Messages: send, reply, mention, edit (history kept), delete (tombstone), history, read state."""

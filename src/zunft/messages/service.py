@@ -1,0 +1,304 @@
+"""Sending, editing, deleting and reading messages.
+
+A message's position in its chat is `seq`, the journal sequence number of its send: one
+ordering for history, read markers, unread counts and realtime resume.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from zunft.accounts.actor import Actor
+from zunft.chats.service import access_chat, access_chat_for_posting, is_member
+from zunft.crypto.envelope import TenantCipher
+from zunft.db import schema as s
+from zunft.db.tx import Rx, Tx
+from zunft.errors import Forbidden, Invalid, NotFound
+from zunft.ids import new_id
+from zunft.search.tokens import stems
+
+MAX_TEXT = 10_000
+MAX_MENTIONS = 50
+PAGE_MAX = 200
+MENTION_ALL = re.compile(r"(?<!\w)@alle\b", re.IGNORECASE)
+
+
+def check_text(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+        raise Invalid("The text contains control characters.", code="invalid_text")
+    text = text.strip()
+    if not text:
+        raise Invalid("An empty message cannot be sent.", code="empty_text")
+    if len(text) > MAX_TEXT:
+        raise Invalid(
+            f"A message may have at most {MAX_TEXT} characters.",
+            code="text_too_long",
+            limit=MAX_TEXT,
+        )
+    return text
+
+
+def message_view(cipher: TenantCipher, row: Any) -> dict[str, Any]:
+    deleted = row.deleted_at is not None
+    return {
+        "id": row.id,
+        "chat_id": row.chat_id,
+        "seq": row.seq,
+        "sender_id": row.sender_id,
+        # A tombstone for readers; the text stays encrypted in the row for the archive.
+        "text": None if deleted else cipher.decrypt(f"messages.body/{row.id}", row.body_enc),
+        "reply_to_id": row.reply_to_id,
+        "mentions": json.loads(row.mentions),
+        "mention_all": bool(row.mention_all),
+        "created_at": row.created_at,
+        "edited_at": row.edited_at,
+        "edit_count": row.edit_count,
+        "deleted": deleted,
+    }
+
+
+def _index(
+    tx: Tx, cipher: TenantCipher, *, message_id: str, chat_id: str, seq: int, text: str
+) -> None:
+    rows = [
+        {
+            "tenant_id": cipher.tenant_id,
+            "token": cipher.index_token("word", stem),
+            "seq": seq,
+            "chat_id": chat_id,
+            "message_id": message_id,
+        }
+        for stem in stems(text)
+    ]
+    if rows:
+        tx.conn.execute(insert(s.search_tokens), rows)
+
+
+def do_send_message(
+    tx: Tx,
+    actor: Actor,
+    chat_id: str,
+    *,
+    text: str,
+    reply_to_id: str | None = None,
+    mentions: list[str] | tuple[str, ...] = (),
+) -> dict[str, Any]:
+    text = check_text(text)
+    chat = access_chat_for_posting(tx, actor, chat_id)
+    if reply_to_id is not None:
+        parent = tx.conn.execute(
+            select(s.messages.c.id).where(
+                s.messages.c.id == reply_to_id, s.messages.c.chat_id == chat.id
+            )
+        ).first()
+        if parent is None:
+            raise Invalid("The message replied to is not in this chat.", code="invalid_reply_to")
+    mention_ids = list(dict.fromkeys(mentions))
+    if len(mention_ids) > MAX_MENTIONS:
+        raise Invalid(f"At most {MAX_MENTIONS} people can be mentioned.", code="too_many_mentions")
+    for uid in mention_ids:
+        if not is_member(tx, chat.id, uid):
+            raise Invalid("Only members of the chat can be mentioned.", code="invalid_mention")
+    mention_all = bool(MENTION_ALL.search(text))
+    cipher = tx.cipher(actor.tenant_id)
+    message_id = new_id()
+    seq = tx.next_seq(actor.tenant_id)
+    row = {
+        "id": message_id,
+        "tenant_id": actor.tenant_id,
+        "chat_id": chat.id,
+        "seq": seq,
+        "sender_id": actor.user_id,
+        "body_enc": cipher.encrypt(f"messages.body/{message_id}", text),
+        "reply_to_id": reply_to_id,
+        "mentions": json.dumps(mention_ids),
+        "mention_all": mention_all,
+        "created_at": tx.now_ms,
+        "edited_at": None,
+        "edit_count": 0,
+        "deleted_at": None,
+        "deleted_by": None,
+    }
+    tx.conn.execute(insert(s.messages), row)
+    event = tx.append(
+        actor.tenant_id,
+        "message.sent",
+        {
+            "message_id": message_id,
+            "chat_id": chat.id,
+            "sender_id": actor.user_id,
+            "text": text,
+            "reply_to_id": reply_to_id,
+            "mentions": mention_ids,
+            "mention_all": mention_all,
+        },
+        actor_id=actor.user_id,
+        chat_id=chat.id,
+    )
+    assert event.seq == seq  # the message's seq is its journal entry's
+    tx.conn.execute(update(s.chats).where(s.chats.c.id == chat.id).values(last_seq=seq))
+    # The sender has read what they wrote.
+    tx.conn.execute(
+        update(s.chat_members)
+        .where(s.chat_members.c.chat_id == chat.id, s.chat_members.c.user_id == actor.user_id)
+        .values(last_read_seq=seq)
+    )
+    _index(tx, cipher, message_id=message_id, chat_id=chat.id, seq=seq, text=text)
+    return _public(row, text, mention_ids)
+
+
+def _public(row: dict[str, Any], text: str, mention_ids: list[str]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "chat_id": row["chat_id"],
+        "seq": row["seq"],
+        "sender_id": row["sender_id"],
+        "text": text,
+        "reply_to_id": row["reply_to_id"],
+        "mentions": mention_ids,
+        "mention_all": row["mention_all"],
+        "created_at": row["created_at"],
+        "edited_at": row["edited_at"],
+        "edit_count": row["edit_count"],
+        "deleted": False,
+    }
+
+
+def access_message(rx: Rx, actor: Actor, message_id: str) -> Any:
+    row = rx.conn.execute(
+        select(s.messages).where(
+            s.messages.c.id == message_id, s.messages.c.tenant_id == actor.tenant_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound("No such message.")
+    access_chat(rx, actor, row.chat_id)
+    return row
+
+
+def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict[str, Any]:
+    text = check_text(text)
+    row = access_message(tx, actor, message_id)
+    if row.sender_id != actor.user_id:
+        raise Forbidden("Only the sender can edit a message.", code="not_sender")
+    if row.deleted_at is not None:
+        raise NotFound("No such message.")
+    access_chat_for_posting(tx, actor, row.chat_id)
+    cipher = tx.cipher(actor.tenant_id)
+    old = cipher.decrypt(f"messages.body/{message_id}", row.body_enc)
+    if old == text:
+        return message_view(cipher, row)
+    rev = row.edit_count
+    tx.conn.execute(
+        insert(s.message_revisions),
+        {
+            "message_id": message_id,
+            "rev": rev,
+            "tenant_id": actor.tenant_id,
+            "body_enc": cipher.encrypt(f"message_revisions.body/{message_id}/{rev}", old),
+            "written_at": row.edited_at or row.created_at,
+            "replaced_at": tx.now_ms,
+        },
+    )
+    tx.conn.execute(
+        update(s.messages)
+        .where(s.messages.c.id == message_id)
+        .values(
+            body_enc=cipher.encrypt(f"messages.body/{message_id}", text),
+            edited_at=tx.now_ms,
+            edit_count=rev + 1,
+        )
+    )
+    tx.conn.execute(delete(s.search_tokens).where(s.search_tokens.c.message_id == message_id))
+    _index(tx, cipher, message_id=message_id, chat_id=row.chat_id, seq=row.seq, text=text)
+    tx.append(
+        actor.tenant_id,
+        "message.edited",
+        {"message_id": message_id, "chat_id": row.chat_id, "text": text, "rev": rev + 1},
+        actor_id=actor.user_id,
+        chat_id=row.chat_id,
+    )
+    return message_view(cipher, access_message(tx, actor, message_id))
+
+
+def do_delete_message(tx: Tx, actor: Actor, message_id: str) -> dict[str, Any]:
+    row = access_message(tx, actor, message_id)
+    if row.sender_id != actor.user_id and not actor.is_admin:
+        raise Forbidden("Only the sender, owner or office delete a message.", code="not_sender")
+    cipher = tx.cipher(actor.tenant_id)
+    if row.deleted_at is not None:
+        return message_view(cipher, row)
+    tx.conn.execute(
+        update(s.messages)
+        .where(s.messages.c.id == message_id)
+        .values(deleted_at=tx.now_ms, deleted_by=actor.user_id)
+    )
+    tx.conn.execute(delete(s.search_tokens).where(s.search_tokens.c.message_id == message_id))
+    tx.append(
+        actor.tenant_id,
+        "message.deleted",
+        {"message_id": message_id, "chat_id": row.chat_id},
+        actor_id=actor.user_id,
+        chat_id=row.chat_id,
+    )
+    return message_view(cipher, access_message(tx, actor, message_id))
+
+
+def get_history(
+    rx: Rx,
+    actor: Actor,
+    chat_id: str,
+    *,
+    before: int | None = None,
+    after: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """A page of a chat: the newest `limit` before `before`, or the oldest after `after`.
+    Messages come oldest first either way; has_more says whether the page was cut."""
+    if not 1 <= limit <= PAGE_MAX:
+        raise Invalid(f"limit is 1 to {PAGE_MAX}.", code="invalid_limit")
+    if before is not None and after is not None:
+        raise Invalid("Give before or after, not both.", code="invalid_cursor")
+    access_chat(rx, actor, chat_id)
+    query = select(s.messages).where(s.messages.c.chat_id == chat_id)
+    if after is not None:
+        query = query.where(s.messages.c.seq > after).order_by(s.messages.c.seq.asc())
+    else:
+        if before is not None:
+            query = query.where(s.messages.c.seq < before)
+        query = query.order_by(s.messages.c.seq.desc())
+    rows = list(rx.conn.execute(query.limit(limit + 1)).all())
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    if after is None:
+        rows.reverse()
+    cipher = rx.cipher(actor.tenant_id)
+    return {"messages": [message_view(cipher, r) for r in rows], "has_more": has_more}
+
+
+def get_revisions(rx: Rx, actor: Actor, message_id: str) -> list[dict[str, Any]]:
+    """Every earlier version of a message (sender, owner and office)."""
+    row = access_message(rx, actor, message_id)
+    if row.sender_id != actor.user_id and not actor.is_admin:
+        raise Forbidden("Only the sender, owner or office see earlier versions.", code="not_sender")
+    cipher = rx.cipher(actor.tenant_id)
+    revs = rx.conn.execute(
+        select(s.message_revisions)
+        .where(s.message_revisions.c.message_id == message_id)
+        .order_by(s.message_revisions.c.rev)
+    ).all()
+    return [
+        {
+            "rev": r.rev,
+            "text": cipher.decrypt(f"message_revisions.body/{message_id}/{r.rev}", r.body_enc),
+            "written_at": r.written_at,
+            "replaced_at": r.replaced_at,
+        }
+        for r in revs
+    ]

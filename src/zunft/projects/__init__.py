@@ -1,0 +1,1 @@
+"""Projects (Aufträge/Baustellen): name, address, customer, lead, status, and their team chat."""

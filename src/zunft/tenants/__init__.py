@@ -1,0 +1,1 @@
+"""Businesses (Betriebe): the unit of isolation, each with its own data keys and journal."""

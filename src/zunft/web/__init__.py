@@ -1,0 +1,1 @@
+"""HTTP layer: thin routes that parse, authorise and call one domain function."""

@@ -1,0 +1,41 @@
+"""Builds the ASGI application from an AppContext."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+
+from zunft import __version__
+from zunft.context import AppContext
+from zunft.web import errors
+from zunft.web.guards import JsonBodyGuard, SecurityHeaders
+from zunft.web.routes import admin, auth, chats, me, messages, projects
+
+API = "/api/v1"
+
+
+def create_app(ctx: AppContext) -> FastAPI:
+    app = FastAPI(
+        title="zunft",
+        version=__version__,
+        summary="Self-hosted messenger for craft businesses",
+        openapi_url=f"{API}/openapi.json",
+        # The interactive docs pages load scripts from other hosts; zunft loads nothing from them.
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    api = APIRouter(prefix=API)
+    for module in (auth, me, admin, projects, chats, messages):
+        api.include_router(module.router)
+
+    @api.get("/health", tags=["ops"], summary="Liveness: the process answers")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(api)
+    app.add_middleware(JsonBodyGuard, max_body_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,119 @@
+"""Request bodies. Unknown fields are refused (extra="forbid"), so a typo never passes silently."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Str100 = Field(max_length=100)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoginIn(Body):
+    tenant: str = Field(
+        max_length=63, description="The business's short name (Betrieb), e.g. 'mueller'."
+    )
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+    totp_code: str | None = Field(default=None, max_length=10)
+    device_name: str = Field(default="Browser", max_length=100)
+    session_kind: Literal["cookie", "bearer"] = "cookie"
+
+
+class InvitationIn(Body):
+    role: Literal["owner", "office", "lead", "worker", "apprentice"]
+    note: str | None = Field(default=None, max_length=200)
+    days: int = Field(default=7, ge=1, le=30)
+    client_id: str | None = Field(default=None, max_length=64)
+
+
+class AcceptInvitationIn(Body):
+    token: str = Field(max_length=100)
+    name: str = Field(max_length=100)
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+    phone: str | None = Field(default=None, max_length=30)
+    device_name: str = Field(default="Browser", max_length=100)
+    session_kind: Literal["cookie", "bearer"] = "cookie"
+
+
+class ProfileIn(Body):
+    name: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=30)
+
+
+class PasswordIn(Body):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class TotpCodeIn(Body):
+    code: str = Field(max_length=10)
+
+
+class UserChangeIn(Body):
+    role: Literal["owner", "office", "lead", "worker", "apprentice"] | None = None
+    disabled: bool | None = None
+
+
+class TenantSettingsIn(Body):
+    require_totp_admins: bool
+
+
+class ProjectIn(Body):
+    client_id: str | None = Field(default=None, max_length=64)
+    name: str = Field(max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+    customer_name: str | None = Field(default=None, max_length=200)
+    lead_id: str | None = Field(default=None, max_length=26)
+    member_ids: list[str] = Field(default_factory=list, max_length=200)
+
+
+class ProjectChangeIn(Body):
+    name: str | None = Field(default=None, max_length=200)
+    address: str | None = Field(default=None, max_length=300)
+    customer_name: str | None = Field(default=None, max_length=200)
+    lead_id: str | None = Field(default=None, max_length=26)
+    status: Literal["active", "completed", "archived"] | None = None
+
+
+class MemberIn(Body):
+    user_id: str = Field(max_length=26)
+
+
+class ChannelIn(Body):
+    client_id: str | None = Field(default=None, max_length=64)
+    title: str = Field(max_length=100)
+    member_ids: list[str] = Field(default_factory=list, max_length=500)
+
+
+class DirectIn(Body):
+    user_id: str = Field(max_length=26)
+
+
+class MessageIn(Body):
+    client_id: str = Field(
+        max_length=64,
+        description="Chosen by the client; a retry with the same id returns the first result.",
+    )
+    text: str = Field(
+        max_length=40_000,
+        description=(
+            "Source text; *bold*, _italic_, '- ' lists, links. "
+            "Limit 10,000 characters after trimming."
+        ),
+    )
+    reply_to_id: str | None = Field(default=None, max_length=26)
+    mentions: list[str] = Field(default_factory=list, max_length=50)
+
+
+class MessageEditIn(Body):
+    text: str = Field(max_length=40_000)
+
+
+class ReadIn(Body):
+    seq: int = Field(ge=0)

@@ -1,0 +1,84 @@
+"""Messages: history, send, edit, delete, earlier versions; and search."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+
+from zunft.messages.service import (
+    do_delete_message,
+    do_edit_message,
+    do_send_message,
+    get_history,
+    get_revisions,
+)
+from zunft.search.service import get_search_results
+from zunft.web.deps import Ctx, CurrentActor, write_once
+from zunft.web.models import MessageEditIn, MessageIn
+
+router = APIRouter(tags=["messages"])
+
+
+@router.get(
+    "/chats/{chat_id}/messages", summary="A page of history (before or after a seq), oldest first"
+)
+def history(
+    chat_id: str,
+    actor: CurrentActor,
+    ctx: Ctx,
+    before: int | None = Query(default=None, ge=0),
+    after: int | None = Query(default=None, ge=0),
+    limit: int = Query(default=50, ge=1, le=200),
+) -> dict[str, Any]:
+    return ctx.read(
+        lambda rx: get_history(rx, actor, chat_id, before=before, after=after, limit=limit)
+    )
+
+
+@router.post(
+    "/chats/{chat_id}/messages", status_code=201, summary="Send a message (idempotent by client_id)"
+)
+def send(
+    chat_id: str, body: MessageIn, actor: CurrentActor, response: Response, ctx: Ctx
+) -> dict[str, Any]:
+    request = {"chat_id": chat_id, **body.model_dump(exclude={"client_id"})}
+    return write_once(
+        ctx,
+        actor,
+        response,
+        body.client_id,
+        request,
+        lambda tx: do_send_message(
+            tx, actor, chat_id, text=body.text, reply_to_id=body.reply_to_id, mentions=body.mentions
+        ),
+    )
+
+
+@router.patch("/messages/{message_id}", summary="Edit my message (earlier versions are kept)")
+def edit(message_id: str, body: MessageEditIn, actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
+    return ctx.write(lambda tx: do_edit_message(tx, actor, message_id, text=body.text))
+
+
+@router.delete("/messages/{message_id}", summary="Delete a message (readers see a tombstone)")
+def delete(message_id: str, actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
+    return ctx.write(lambda tx: do_delete_message(tx, actor, message_id))
+
+
+@router.get("/messages/{message_id}/revisions", summary="Earlier versions of a message")
+def revisions(message_id: str, actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
+    return {"revisions": ctx.read(lambda rx: get_revisions(rx, actor, message_id))}
+
+
+@router.get("/search", summary="Search messages in the chats I may see (German word stems)")
+def search(
+    actor: CurrentActor,
+    ctx: Ctx,
+    q: str = Query(max_length=200),
+    chat_id: str | None = None,
+    before: int | None = Query(default=None, ge=0),
+    limit: int = Query(default=30, ge=1, le=100),
+) -> dict[str, Any]:
+    return ctx.read(
+        lambda rx: get_search_results(rx, actor, q, chat_id=chat_id, before=before, limit=limit)
+    )
