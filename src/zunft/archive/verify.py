@@ -10,7 +10,6 @@ Rows are streamed, so memory stays flat however long the journal is.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,18 +35,26 @@ class VerifyResult:
         return self.problem is None
 
 
-def _rows(conn: Connection, tenant_id: str) -> Iterator[Any]:
+def _rows(conn: Connection, tenant_id: str) -> Any:
     j, p = s.journal, s.journal_payloads
     query = (
-        select(j, p.c.payload_enc, p.c.erased_at, p.c.seq.label("payload_seq"))
+        select(j, p.c.payload_enc, p.c.erased_at)
         .outerjoin(p, (p.c.tenant_id == j.c.tenant_id) & (p.c.seq == j.c.seq))
         .where(j.c.tenant_id == tenant_id)
         .order_by(j.c.seq)
     )
-    yield from conn.execution_options(yield_per=2000).execute(query)
+    return conn.execution_options(yield_per=2000).execute(query)
 
 
 def verify_tenant(conn: Connection, keys: Keyring, tenant_id: str, slug: str = "") -> VerifyResult:
+    rows = _rows(conn, tenant_id)
+    try:
+        return _walk(conn, keys, tenant_id, slug, rows)
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL: close it even when stopping early
+
+
+def _walk(conn: Connection, keys: Keyring, tenant_id: str, slug: str, rows: Any) -> VerifyResult:
     cipher = keys.cipher(tenant_id)
     expected = 1
     prev = GENESIS
@@ -56,7 +63,7 @@ def verify_tenant(conn: Connection, keys: Keyring, tenant_id: str, slug: str = "
     def fail(seq: int, problem: str) -> VerifyResult:
         return VerifyResult(tenant_id, slug, count, prev, seq, problem)
 
-    for r in _rows(conn, tenant_id):
+    for r in rows:
         seq = r.seq
         if seq != expected:
             return fail(expected, f"entry {expected} is missing (removed)")
