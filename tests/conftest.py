@@ -97,7 +97,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         data_dir=str(tmp_path / "data"),
         database_url=db_url,
         demo=False,
-        # Cheap hashing keeps the suite quick; production cost is a setting, tested in test_passwords.
+        # Cheap hashing keeps the suite quick; the production cost is a setting.
         argon2_memory_kib=1024,
         argon2_time_cost=1,
     )
