@@ -85,3 +85,66 @@ def login(client: TestClient, biz: Business, role: str, device: str = "Testgerä
     )
     assert r.status_code == 200, r.text
     return Api(client, r.json()["token"], biz.users[role])
+
+
+def general_chat(ctx: AppContext, biz: Business) -> str:
+    """The business's "Allgemein" channel."""
+    from sqlalchemy import select
+
+    from zunft.db import schema as s
+
+    return str(
+        ctx.read(
+            lambda rx: rx.conn.execute(
+                select(s.chats.c.id).where(
+                    s.chats.c.tenant_id == biz.tenant_id, s.chats.c.is_default.is_(True)
+                )
+            ).scalar_one()
+        )
+    )
+
+
+def journal_kinds(ctx: AppContext, tenant_id: str) -> list[str]:
+    from sqlalchemy import select
+
+    from zunft.db import schema as s
+
+    return list(
+        ctx.read(
+            lambda rx: rx.conn.execute(
+                select(s.journal.c.kind)
+                .where(s.journal.c.tenant_id == tenant_id)
+                .order_by(s.journal.c.seq)
+            ).scalars()
+        )
+    )
+
+
+def journal_entries(ctx: AppContext, tenant_id: str, kind: str) -> list[dict[str, Any]]:
+    """The decrypted payloads of a tenant's journal entries of one kind, oldest first, each
+    with the entry's actor as "_actor"."""
+    import json
+
+    from sqlalchemy import select
+
+    from zunft.db import schema as s
+
+    j, p = s.journal, s.journal_payloads
+    rows = ctx.read(
+        lambda rx: rx.conn.execute(
+            select(j.c.seq, j.c.actor_id, p.c.payload_enc)
+            .join(p, (p.c.tenant_id == j.c.tenant_id) & (p.c.seq == j.c.seq))
+            .where(j.c.tenant_id == tenant_id, j.c.kind == kind)
+            .order_by(j.c.seq)
+        ).all()
+    )
+    cipher = ctx.keys.cipher(tenant_id)
+    return [
+        {**json.loads(cipher.decrypt(f"journal/{r.seq}", r.payload_enc)), "_actor": r.actor_id}
+        for r in rows
+    ]
+
+
+def error(response: Any) -> tuple[int, str]:
+    """(status, error code) of an API error response."""
+    return response.status_code, response.json()["error"]["code"]

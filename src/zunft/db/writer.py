@@ -66,6 +66,9 @@ class Writer:
     def submit(self, fn: Callable[[Tx], T]) -> Future[T]:
         if self._thread is None:
             raise RuntimeError("writer is not running")
+        if threading.current_thread() is self._thread:
+            # Waiting for our own queue from inside a write would wait forever.
+            raise RuntimeError("a write cannot submit another write; call the domain function")
         fut: Future[T] = Future()
         self._queue.put((fn, fut))
         return fut

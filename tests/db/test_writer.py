@@ -1,0 +1,95 @@
+"""The single writer: group commit, one failing write rolls back alone, events after commit."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import Business, general_chat
+from zunft.archive.verify import verify_all
+from zunft.context import AppContext
+from zunft.db import schema as s
+from zunft.db.tx import Tx
+from zunft.errors import Invalid
+from zunft.journal.chain import Event
+from zunft.messages.service import do_send_message
+
+
+def _hold_writer(ctx: AppContext) -> tuple[threading.Event, Future[None]]:
+    """Occupy the writer until the returned event is set, so later writes queue up."""
+    started, release = threading.Event(), threading.Event()
+
+    def block(_tx: Tx) -> None:
+        started.set()
+        release.wait(timeout=30)
+
+    fut = ctx.writer.submit(block)
+    assert started.wait(timeout=30)
+    return release, fut
+
+
+def test_concurrent_writes_share_one_commit(ctx: AppContext, biz: Business) -> None:
+    chat = general_chat(ctx, biz)
+    worker = biz.actor("worker")
+    release, blocker = _hold_writer(ctx)
+    batches_before = ctx.writer.batches
+    futures = [
+        ctx.writer.submit(lambda tx, i=i: do_send_message(tx, worker, chat, text=f"Nr {i}"))
+        for i in range(40)
+    ]
+    release.set()
+    blocker.result()
+    results = [f.result() for f in futures]
+    # The held write's batch and then one batch for all 40 queued writes.
+    assert ctx.writer.batches - batches_before <= 2
+    assert [r["seq"] for r in results] == sorted(r["seq"] for r in results)
+    assert len({r["id"] for r in results}) == 40
+
+
+def test_a_failing_write_rolls_back_alone(ctx: AppContext, biz: Business) -> None:
+    chat = general_chat(ctx, biz)
+    worker = biz.actor("worker")
+    published: list[Event] = []
+    ctx.bus.subscribe(published.extend)
+
+    def half_then_fail(tx: Tx) -> None:
+        do_send_message(tx, worker, chat, text="halb geschrieben")
+        raise Invalid("stop", code="stop")
+
+    def count() -> int:
+        return int(
+            ctx.read(
+                lambda rx: rx.conn.execute(
+                    select(func.count()).select_from(s.messages)
+                ).scalar_one()
+            )
+        )
+
+    before = count()
+    release, blocker = _hold_writer(ctx)
+    ok1 = ctx.writer.submit(lambda tx: do_send_message(tx, worker, chat, text="vorher"))
+    bad = ctx.writer.submit(half_then_fail)
+    ok2 = ctx.writer.submit(lambda tx: do_send_message(tx, worker, chat, text="nachher"))
+    release.set()
+    blocker.result()
+    first, second = ok1.result(), ok2.result()
+    with pytest.raises(Invalid):
+        bad.result()
+    assert count() == before + 2
+    assert second["seq"] == first["seq"] + 1  # the failed write left no gap in the journal
+    texts = [e.payload.get("text") for e in published if e.kind == "message.sent"]
+    assert texts == ["vorher", "nachher"]
+    with ctx.engine.connect() as conn:
+        assert all(r.ok for r in verify_all(conn, ctx.keys))
+
+
+def test_nested_write_is_refused_not_deadlocked(ctx: AppContext) -> None:
+    def nested(_tx: Tx) -> Any:
+        return ctx.write(lambda tx: None)
+
+    with pytest.raises(RuntimeError):
+        ctx.write(nested)
