@@ -36,6 +36,14 @@ def create_app(ctx: AppContext) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = errors.document_errors(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(JsonBodyGuard, max_body_bytes=ctx.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
     return app

@@ -1,5 +1,6 @@
-"""ASGI middleware that checks a JSON request body before any route sees it: size, media type
-and UTF-8. Rejected requests never reach a domain function, so nothing is half-stored."""
+"""ASGI middleware that checks a request before any route sees it: a NUL character in the path
+or query, and a JSON body's size, media type and UTF-8. Rejected requests never reach a domain
+function, so nothing is half-stored."""
 
 from __future__ import annotations
 
@@ -39,6 +40,16 @@ class JsonBodyGuard:
         self.max = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope["path"]
+            or b"\x00" in scope["query_string"]
+            or b"%00" in scope["query_string"]
+        ):
+            # No id, word or name contains NUL, and PostgreSQL refuses it in any text parameter.
+            await _send_error(
+                send, 400, "invalid_characters", "The address contains a NUL character."
+            )
+            return
         if (
             scope["type"] != "http"
             or scope["method"] not in BODY_METHODS

@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Str100 = Field(max_length=100)
 
 
+# NUL, which PostgreSQL refuses in text, and lone UTF-16 surrogates (JSON's "\ud800"), which
+# cannot be encoded as UTF-8 for hashing, encryption or storage. Either would fail late, as a 500.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, list | tuple):
+        return any(_unstorable(v) for v in value)
+    return False
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        if _unstorable(value):
+            raise ValueError("must not contain NUL or unpaired surrogate characters")
+        return value
 
 
 class LoginIn(Body):
@@ -100,11 +121,12 @@ class MessageIn(Body):
         max_length=64,
         description="Chosen by the client; a retry with the same id returns the first result.",
     )
+    # No max_length here: the limit (10,000 characters after trimming, code text_too_long)
+    # is the domain's, and max_body_bytes bounds what reaches it.
     text: str = Field(
-        max_length=40_000,
         description=(
             "Source text; *bold*, _italic_, '- ' lists, links. "
-            "Limit 10,000 characters after trimming."
+            "Limit 10,000 characters after trimming (text_too_long)."
         ),
     )
     reply_to_id: str | None = Field(default=None, max_length=26)
@@ -112,7 +134,7 @@ class MessageIn(Body):
 
 
 class MessageEditIn(Body):
-    text: str = Field(max_length=40_000)
+    text: str = Field(description="Limit 10,000 characters after trimming (text_too_long).")
 
 
 class ReadIn(Body):

@@ -18,6 +18,8 @@ from zunft.web.deps import Ctx, CurrentActor, write_once
 from zunft.web.models import MessageEditIn, MessageIn
 
 router = APIRouter(tags=["messages"])
+# Sequence numbers are 64-bit in both databases; a larger cursor would fail in the driver.
+MAX_SEQ = 2**63 - 1
 
 
 @router.get(
@@ -27,8 +29,8 @@ def history(
     chat_id: str,
     actor: CurrentActor,
     ctx: Ctx,
-    before: int | None = Query(default=None, ge=0),
-    after: int | None = Query(default=None, ge=0),
+    before: int | None = Query(default=None, ge=0, le=MAX_SEQ),
+    after: int | None = Query(default=None, ge=0, le=MAX_SEQ),
     limit: int = Query(default=50, ge=1, le=200),
 ) -> dict[str, Any]:
     return ctx.read(
@@ -76,7 +78,7 @@ def search(
     ctx: Ctx,
     q: str = Query(max_length=200),
     chat_id: str | None = None,
-    before: int | None = Query(default=None, ge=0),
+    before: int | None = Query(default=None, ge=0, le=MAX_SEQ),
     limit: int = Query(default=30, ge=1, le=100),
 ) -> dict[str, Any]:
     return ctx.read(
