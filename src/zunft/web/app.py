@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Response
 
 from zunft import __version__
 from zunft.context import AppContext
@@ -13,6 +14,7 @@ from zunft.web.guards import JsonBodyGuard, SecurityHeaders
 from zunft.web.routes import admin, auth, chats, me, messages, projects
 
 API = "/api/v1"
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(ctx: AppContext) -> FastAPI:
@@ -36,6 +38,14 @@ def create_app(ctx: AppContext) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
+    index_html = (STATIC / "index.html").read_bytes()
+
+    @app.get("/", include_in_schema=False)
+    def index() -> Response:
+        # A newcomer who opens http://127.0.0.1:8080 sees that zunft runs (German first);
+        # the web app (a later issue) replaces this page.
+        return Response(index_html, media_type="text/html; charset=utf-8")
+
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
