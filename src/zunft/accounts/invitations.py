@@ -94,6 +94,19 @@ def do_accept_invitation(
     days: int,
 ) -> tuple[str, str, NewSession]:
     row = _open_invitation(tx, token)
+    # Spend the link before anything else, conditionally: with several app processes on
+    # PostgreSQL two writers can both have read it as open, and only one may win.
+    spent = tx.conn.execute(
+        update(s.invitations)
+        .where(
+            s.invitations.c.id == row.id,
+            s.invitations.c.used_at.is_(None),
+            s.invitations.c.revoked_at.is_(None),
+        )
+        .values(used_at=tx.now_ms)
+    ).rowcount
+    if spent != 1:
+        raise NotFound("This invitation link is not valid (any more).", code="invitation_invalid")
     user_id = do_create_user(
         tx,
         tenant_id=row.tenant_id,
@@ -105,9 +118,7 @@ def do_accept_invitation(
         actor_id=None,
     )
     tx.conn.execute(
-        update(s.invitations)
-        .where(s.invitations.c.id == row.id)
-        .values(used_at=tx.now_ms, used_by=user_id)
+        update(s.invitations).where(s.invitations.c.id == row.id).values(used_by=user_id)
     )
     tx.append(
         row.tenant_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from zunft.accounts.sessions import NewSession, do_create_session
 from zunft.accounts.totp import matching_step
@@ -109,7 +109,16 @@ def do_login_success(
 ) -> NewSession:
     values: dict[str, Any] = {"failed_logins": 0, "locked_until": None}
     if totp_step is not None:
-        values["totp_last_step"] = totp_step
+        # The code was checked outside the writer; two requests with the same code can both
+        # pass that check, so spending its time step is decided here, once.
+        last = s.users.c.totp_last_step
+        spent = tx.conn.execute(
+            update(s.users)
+            .where(s.users.c.id == user_id, or_(last.is_(None), last < totp_step))
+            .values(totp_last_step=totp_step)
+        ).rowcount
+        if spent != 1:
+            raise Unauthenticated("The code is not right.", code="invalid_totp")
     if new_hash is not None:
         values["password_hash"] = new_hash
     tx.conn.execute(update(s.users).where(s.users.c.id == user_id).values(**values))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
 from argon2 import PasswordHasher
@@ -38,9 +39,11 @@ def check_password_policy(password: str, *, personal: tuple[str, ...] = ()) -> N
     stripped = folded.rstrip("0123456789!?.")
     if folded in _common() or stripped in _common() or len(set(folded)) < 4:
         raise Invalid("This password is too common; please choose another.", code="password_common")
-    for part in personal:
-        part = part.casefold().strip()
-        if len(part) >= 4 and part in folded:
+    # Each word of a name or address counts on its own: "Becker-2026!" contains the name of
+    # Wolfgang Becker as much as "Wolfgang Becker" does.
+    words = {w for part in personal for w in re.split(r"[\W_]+", part.casefold())}
+    for word in words:
+        if len(word) >= 4 and word in folded:
             raise Invalid(
                 "The password must not contain your name or e-mail address.",
                 code="password_personal",

@@ -179,6 +179,7 @@ def do_revoke_other_sessions(tx: Tx, actor: Actor) -> int:
         select(s.sessions.c.id).where(
             s.sessions.c.user_id == actor.user_id,
             s.sessions.c.revoked_at.is_(None),
+            s.sessions.c.expires_at > tx.now_ms,  # an expired session has ended already
             s.sessions.c.id != actor.session_id,
         )
     ).all()

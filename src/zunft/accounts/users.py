@@ -162,7 +162,7 @@ def do_update_profile(
         tx.append(
             actor.tenant_id,
             "user.profile_changed",
-            {"user_id": actor.user_id, "fields": sorted(values)},
+            {"user_id": actor.user_id, "fields": sorted(k.removesuffix("_enc") for k in values)},
             actor_id=actor.user_id,
         )
     return get_me(tx, actor)
@@ -194,7 +194,9 @@ def do_change_user(
     touches_owner = row.role == "owner" or role == "owner"
     if touches_owner and actor.role != "owner":
         raise Forbidden("Only an owner can grant or change the owner role.")
-    loses_owner = row.role == "owner" and ((role is not None and role != "owner") or disabled)
+    # Only an active owner counts (and is counted): tidying up a disabled owner takes nothing away.
+    active_owner = row.role == "owner" and row.disabled_at is None
+    loses_owner = active_owner and ((role is not None and role != "owner") or bool(disabled))
     if loses_owner and _owner_count(tx, actor.tenant_id) <= 1:
         raise Conflict("A business keeps at least one owner.", code="last_owner")
     if role is not None and role != row.role:
@@ -231,15 +233,39 @@ def do_change_user(
 
 
 def do_set_password(
-    tx: Tx, *, tenant_id: str, user_id: str, password_hash: str, actor_id: str | None
+    tx: Tx,
+    *,
+    tenant_id: str,
+    user_id: str,
+    password_hash: str,
+    actor_id: str | None,
+    keep_session_id: str | None = None,
 ) -> None:
-    """Set a new password hash and unlock the account; other device sessions end."""
+    """Set a new password hash and unlock the account; every device session except
+    `keep_session_id` (the one that changed it) ends, since a new password is often the answer
+    to a lost phone or a leaked password."""
     tx.conn.execute(
         update(s.users)
         .where(s.users.c.id == user_id, s.users.c.tenant_id == tenant_id)
         .values(password_hash=password_hash, failed_logins=0, locked_until=None)
     )
-    tx.append(tenant_id, "user.password_changed", {"user_id": user_id}, actor_id=actor_id)
+    ended = tx.conn.execute(
+        update(s.sessions)
+        .where(
+            s.sessions.c.user_id == user_id,
+            s.sessions.c.tenant_id == tenant_id,
+            s.sessions.c.revoked_at.is_(None),
+            s.sessions.c.expires_at > tx.now_ms,
+            s.sessions.c.id != (keep_session_id or ""),
+        )
+        .values(revoked_at=tx.now_ms)
+    ).rowcount
+    tx.append(
+        tenant_id,
+        "user.password_changed",
+        {"user_id": user_id, "sessions_ended": ended},
+        actor_id=actor_id,
+    )
 
 
 def get_user_id_by_email(rx: Rx, tenant_id: str, email: str) -> str:

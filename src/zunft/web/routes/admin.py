@@ -47,14 +47,16 @@ def patch_user(user_id: str, body: UserChangeIn, actor: CurrentActor, ctx: Ctx) 
 def create_invitation(
     body: InvitationIn, actor: CurrentActor, response: Response, ctx: Ctx
 ) -> dict[str, Any]:
-    request = body.model_dump(exclude={"client_id"})
+    # Without an explicit number of days the installation's setting applies.
+    days = body.days if "days" in body.model_fields_set else ctx.settings.invitation_days
+    request = {**body.model_dump(exclude={"client_id"}), "days": days}
     return write_once(
         ctx,
         actor,
         response,
         body.client_id,
         request,
-        lambda tx: do_create_invitation(tx, actor, role=body.role, note=body.note, days=body.days),
+        lambda tx: do_create_invitation(tx, actor, role=body.role, note=body.note, days=days),
     )
 
 

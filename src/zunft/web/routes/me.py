@@ -51,6 +51,7 @@ def change_password(body: PasswordIn, actor: CurrentActor, ctx: Ctx) -> Response
             user_id=actor.user_id,
             password_hash=new_hash,
             actor_id=actor.user_id,
+            keep_session_id=actor.session_id,
         )
     )
     return Response(status_code=204)
