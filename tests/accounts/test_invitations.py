@@ -56,7 +56,7 @@ def test_owner_invites_and_the_link_shows_business_and_role(
     assert inv["expires_at"] == ctx.now_ms() + 7 * DAY_MS
     assert len(inv["token"]) >= 20
     # Anyone holding the link may see what it is for, without logging in.
-    r = client.get(f"/api/v1/invitations/{inv['token']}")
+    r = client.post("/api/v1/invitations/lookup", json={"token": inv["token"]})
     assert r.status_code == 200
     assert r.json() == {
         "tenant": "mueller",
@@ -152,7 +152,10 @@ def test_a_link_works_only_once(ctx: AppContext, client: TestClient, biz: Busine
     count = _staff_count(ctx, biz.tenant_id)
     r = _accept(client, inv["token"], email="zweiter@mueller.example", name="Zweiter")
     assert error(r) == (404, "invitation_invalid")
-    assert error(client.get(f"/api/v1/invitations/{inv['token']}")) == (404, "invitation_invalid")
+    assert error(client.post("/api/v1/invitations/lookup", json={"token": inv["token"]})) == (
+        404,
+        "invitation_invalid",
+    )
     assert _staff_count(ctx, biz.tenant_id) == count
 
 
@@ -162,10 +165,12 @@ def test_a_link_expires_after_seven_days(
     owner = login(client, biz, "owner")
     late, in_time = _invite(owner), _invite(owner)
     clock.advance(days=7, milliseconds=-1)
-    assert client.get(f"/api/v1/invitations/{late['token']}").status_code == 200
+    assert (
+        client.post("/api/v1/invitations/lookup", json={"token": late["token"]}).status_code == 200
+    )
     assert _accept(client, in_time["token"]).status_code == 201
     clock.advance(milliseconds=1)
-    assert error(client.get(f"/api/v1/invitations/{late['token']}")) == (
+    assert error(client.post("/api/v1/invitations/lookup", json={"token": late["token"]})) == (
         404,
         "invitation_invalid",
     )
@@ -188,7 +193,10 @@ def test_validity_follows_the_setting_unless_given(
 
 
 def test_unknown_link(client: TestClient, biz: Business) -> None:
-    assert error(client.get("/api/v1/invitations/erfunden")) == (404, "invitation_invalid")
+    assert error(client.post("/api/v1/invitations/lookup", json={"token": "erfunden"})) == (
+        404,
+        "invitation_invalid",
+    )
     assert error(_accept(client, "erfunden")) == (404, "invitation_invalid")
 
 
@@ -196,7 +204,10 @@ def test_revoked_link_is_dead(ctx: AppContext, client: TestClient, biz: Business
     owner = login(client, biz, "owner")
     inv = _invite(owner)
     assert owner.delete(f"/invitations/{inv['id']}").status_code == 204
-    assert error(client.get(f"/api/v1/invitations/{inv['token']}")) == (404, "invitation_invalid")
+    assert error(client.post("/api/v1/invitations/lookup", json={"token": inv["token"]})) == (
+        404,
+        "invitation_invalid",
+    )
     assert error(_accept(client, inv["token"])) == (404, "invitation_invalid")
     assert owner.get("/invitations").json()["invitations"] == []
     [entry] = journal_entries(ctx, biz.tenant_id, "invitation.revoked")
@@ -218,7 +229,9 @@ def test_staff_below_office_cannot_invite(client: TestClient, biz: Business, rol
     assert error(api.get("/invitations")) == (403, "forbidden")
     inv = _invite(login(client, biz, "owner"))
     assert error(api.delete(f"/invitations/{inv['id']}")) == (403, "forbidden")
-    assert client.get(f"/api/v1/invitations/{inv['token']}").status_code == 200
+    assert (
+        client.post("/api/v1/invitations/lookup", json={"token": inv["token"]}).status_code == 200
+    )
 
 
 def test_office_cannot_invite_an_owner(client: TestClient, biz: Business) -> None:

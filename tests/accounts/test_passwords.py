@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from tests.factories import PASSWORD, Business, error, journal_entries, login
-from zunft.accounts.login import LOCK_AFTER
+from zunft.accounts.login import FREE_FAILURES, LOCK_AFTER
 from zunft.accounts.passwords import MAX_LENGTH, MIN_LENGTH, Hasher, check_password_policy
 from zunft.accounts.users import do_set_password
 from zunft.clock import FakeClock
@@ -184,3 +184,21 @@ def test_new_password_unlocks_a_locked_account(
     assert _try_login(client, biz, NEW).status_code == 200
     # Set by an administrator, a new password ends every device session of the account.
     assert error(device.get("/me")) == (401, "session_invalid")
+
+
+def test_guessing_through_password_change_is_throttled_and_journaled(
+    ctx: AppContext, client: TestClient, biz: Business
+) -> None:
+    api = login(client, biz, "worker")
+    for _ in range(FREE_FAILURES):
+        r = api.post(
+            "/me/password",
+            {"current_password": "falsch-falsch-1", "new_password": "Neues-Kennwort-77"},
+        )
+        assert error(r) == (422, "wrong_password")
+    r = api.post(
+        "/me/password", {"current_password": PASSWORD, "new_password": "Neues-Kennwort-77"}
+    )
+    assert error(r) == (429, "slow_down")
+    reasons = [e["reason"] for e in journal_entries(ctx, biz.tenant_id, "auth.login_failed")]
+    assert reasons == ["password_change"] * FREE_FAILURES

@@ -263,29 +263,33 @@ def test_revoke_others_keeps_only_this_device(
     assert here.post("/sessions/revoke-others").json() == {"revoked": 0}
 
 
-def test_sessions_expire_after_session_days(
+def test_sessions_expire_after_session_days_unused(
     ctx: AppContext, client: TestClient, clock: FakeClock, biz: Business
 ) -> None:
     ctx.settings = ctx.settings.with_overrides(session_days=3)
-    api = login(client, biz, "worker")
+    idle = login(client, biz, "worker", device="Liegt im Auto")
+    used = login(client, biz, "apprentice", device="Handy")
     body = client.post(
         "/api/v1/auth/login",
         json={
             "tenant": biz.slug,
-            "email": biz.emails["apprentice"],
+            "email": biz.emails["lead"],
             "password": PASSWORD,
             "session_kind": "bearer",
         },
     ).json()
     assert body["expires_at"] == ctx.now_ms() + 3 * DAY_MS
-    clock.advance(days=3, milliseconds=-1)
-    assert api.get("/me").status_code == 200
-    fresh = login(
-        client, biz, "worker", device="Neu"
-    )  # a device that logged in later is unaffected
-    clock.advance(milliseconds=1)
-    assert error(api.get("/me")) == (401, "session_expired")
-    assert fresh.get("/me").status_code == 200
+    clock.advance(days=2)
+    assert used.get("/me").status_code == 200  # seen: its three days start again
+    ctx.write(lambda tx: None)  # the writer is FIFO: the touch above has landed
+    clock.advance(days=1)  # the idle device was not seen for its three days
+    assert error(idle.get("/me")) == (401, "session_expired")
+    clock.advance(days=2, milliseconds=-1)
+    assert used.get("/me").status_code == 200  # seen on day 2, so alive until day 5
+    ctx.write(lambda tx: None)
+    clock.advance(days=3)
+    assert error(used.get("/me")) == (401, "session_expired")
+    fresh = login(client, biz, "worker", device="Neu")
     # An expired session is not listed among the devices any more.
     assert [x["device_name"] for x in fresh.get("/sessions").json()["sessions"]] == ["Neu"]
 

@@ -228,19 +228,25 @@ def test_disable_before_confirm(client: TestClient, biz: Business) -> None:
 # --- the business requires a second factor for owner and office ---
 
 
-def _require(api: Api, on: bool = True) -> None:
+def _require(api: Api, clock: FakeClock, on: bool = True) -> None:
+    if on and not api.get("/me").json()["totp_enabled"]:
+        _set_up(api, clock)  # an owner can only require what they have themselves
     r = api.patch("/tenant", {"require_totp_admins": on})
     assert r.status_code == 200, r.text
     assert r.json()["require_totp_admins"] is on
 
 
-def test_only_an_owner_can_require_it(ctx: AppContext, client: TestClient, biz: Business) -> None:
+def test_only_an_owner_can_require_it(
+    ctx: AppContext, client: TestClient, biz: Business, clock: FakeClock
+) -> None:
     for role in ("office", "lead", "worker"):
         r = login(client, biz, role).patch("/tenant", {"require_totp_admins": True})
         assert error(r) == (403, "forbidden"), role
     owner = login(client, biz, "owner")
     assert owner.get("/tenant").json()["require_totp_admins"] is False
-    _require(owner)
+    # Requiring a second factor without having one would lock the owner's own session.
+    assert error(owner.patch("/tenant", {"require_totp_admins": True})) == (409, "totp_setup_first")
+    _require(owner, clock)
     [entry] = journal_entries(ctx, biz.tenant_id, "tenant.settings_changed")
     assert entry == {"require_totp_admins": True, "_actor": biz.users["owner"]}
 
@@ -269,7 +275,7 @@ def test_office_without_second_factor_may_only_set_it_up(
 ) -> None:
     owner = login(client, biz, "owner")
     _set_up(owner, clock)
-    _require(owner)
+    _require(owner, clock)
     # Logging in still works without a code: otherwise nobody could ever set one up.
     office = login(client, biz, "office")
     for method, path, body in RESTRICTED:
@@ -287,18 +293,21 @@ def test_office_without_second_factor_may_only_set_it_up(
     assert owner.get("/users").status_code == 200
 
 
-def test_restricted_session_can_log_out(client: TestClient, biz: Business) -> None:
-    owner = login(client, biz, "owner")
-    _require(owner)
-    # The owner required it without having it set up: they are now restricted themselves.
-    assert error(owner.get("/users")) == (403, "totp_setup_required")
-    assert owner.post("/auth/logout").status_code == 204
-    assert error(owner.get("/me")) == (401, "session_invalid")
+def test_restricted_session_can_log_out(
+    client: TestClient, biz: Business, clock: FakeClock
+) -> None:
+    _require(login(client, biz, "owner"), clock)
+    office = login(client, biz, "office")
+    assert error(office.get("/users")) == (403, "totp_setup_required")
+    assert office.post("/auth/logout").status_code == 204
+    assert error(office.get("/me")) == (401, "session_invalid")
 
 
-def test_requirement_applies_to_owner_and_office_only(client: TestClient, biz: Business) -> None:
+def test_requirement_applies_to_owner_and_office_only(
+    client: TestClient, biz: Business, clock: FakeClock
+) -> None:
     owner = login(client, biz, "owner")
-    _require(owner)
+    _require(owner, clock)
     for role in ("lead", "worker", "apprentice"):
         assert login(client, biz, role).get("/users").status_code == 200, role
 
@@ -308,13 +317,13 @@ def test_promotion_to_office_brings_the_requirement(
 ) -> None:
     owner = login(client, biz, "owner")
     _set_up(owner, clock)
-    _require(owner)
+    _require(owner, clock)
     lead = login(client, biz, "lead")
     assert lead.get("/users").status_code == 200
     assert owner.patch(f"/users/{biz.users['lead']}", {"role": "office"}).status_code == 200
     assert error(lead.get("/users")) == (403, "totp_setup_required")
     # Lifting the requirement frees them again.
-    _require(owner, on=False)
+    _require(owner, clock, on=False)
     assert lead.get("/users").status_code == 200
 
 
@@ -325,7 +334,7 @@ def test_mandatory_second_factor_cannot_be_disabled(
     worker = login(client, biz, "worker")
     office_secret = _set_up(office, clock)
     worker_secret = _set_up(worker, clock)
-    _require(login(client, biz, "owner"))
+    _require(login(client, biz, "owner"), clock)
     clock.advance(seconds=30)
     r = office.post("/me/totp/disable", {"code": _code(office_secret, clock)})
     assert error(r) == (403, "totp_mandatory")
@@ -334,10 +343,12 @@ def test_mandatory_second_factor_cannot_be_disabled(
     assert worker.post("/me/totp/disable", {"code": _code(worker_secret, clock)}).status_code == 204
 
 
-def test_every_logged_in_route_is_closed_until_set_up(client: TestClient, biz: Business) -> None:
+def test_every_logged_in_route_is_closed_until_set_up(
+    client: TestClient, biz: Business, clock: FakeClock
+) -> None:
     # Walks the whole API as the OpenAPI document lists it, so routes added later are covered:
     # whatever answers "not_logged_in" to a stranger must answer "totp_setup_required" here.
-    _require(login(client, biz, "owner"))
+    _require(login(client, biz, "owner"), clock)
     office = login(client, biz, "office")
     allowed = {("GET", "/me"), ("PATCH", "/me"), ("POST", "/me/totp")}
     allowed |= {("POST", "/me/totp/confirm"), ("POST", "/auth/logout")}

@@ -30,7 +30,7 @@ def test_bold_italic_lists_links() -> None:
 )
 def test_no_input_produces_markup_of_its_own(source: str) -> None:
     html = render_html(source)
-    for tag in ("<script", "<img", "<b>", "<iframe", "onmouseover=\"", 'href="javascript'):
+    for tag in ("<script", "<img", "<b>", "<iframe", 'onmouseover="', 'href="javascript'):
         assert tag not in html
 
 

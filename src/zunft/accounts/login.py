@@ -127,6 +127,31 @@ def do_login_success(
     )
 
 
+def check_not_throttled(user: Any, now: int) -> None:
+    """Refuse an attempt while the account is locked or must wait after recent failures."""
+    if user.locked_until is not None and user.locked_until > now:
+        raise TooManyAttempts(
+            "Too many failed attempts: the account is locked for a while.",
+            code="account_locked",
+            retry_after=(user.locked_until - now + 999) // 1000,
+        )
+    wait = delay_ms(user.failed_logins)
+    if wait and user.last_failed_at is not None and now < user.last_failed_at + wait:
+        raise TooManyAttempts(
+            "Please wait a moment before trying again.",
+            code="slow_down",
+            retry_after=(user.last_failed_at + wait - now + 999) // 1000,
+        )
+
+
+def record_failure(ctx: AppContext, user: Any, *, reason: str, device_name: str) -> None:
+    ctx.write(
+        lambda tx: do_record_login_failure(
+            tx, tenant_id=user.tenant_id, user_id=user.id, reason=reason, device_name=device_name
+        )
+    )
+
+
 def login(
     ctx: AppContext,
     *,
@@ -153,31 +178,10 @@ def login(
             )
         )
         raise _invalid()
-    now = ctx.now_ms()
-    if user.locked_until is not None and user.locked_until > now:
-        raise TooManyAttempts(
-            "Too many failed attempts: the account is locked for a while.",
-            code="account_locked",
-            retry_after=(user.locked_until - now + 999) // 1000,
-        )
-    wait = delay_ms(user.failed_logins)
-    if wait and user.last_failed_at is not None and now < user.last_failed_at + wait:
-        raise TooManyAttempts(
-            "Please wait a moment before trying again.",
-            code="slow_down",
-            retry_after=(user.last_failed_at + wait - now + 999) // 1000,
-        )
+    check_not_throttled(user, ctx.now_ms())
 
     def fail(reason: str) -> None:
-        ctx.write(
-            lambda tx: do_record_login_failure(
-                tx,
-                tenant_id=user.tenant_id,
-                user_id=user.id,
-                reason=reason,
-                device_name=device_name,
-            )
-        )
+        record_failure(ctx, user, reason=reason, device_name=device_name)
 
     if not ctx.hasher.verify(user.password_hash, password):
         fail("password")

@@ -121,11 +121,16 @@ def csrf_matches(expected_hash: bytes | None, presented: str | None) -> bool:
     return hmac.compare_digest(expected_hash, secret_hash(presented))
 
 
-def do_touch_session(tx: Tx, session_id: str) -> None:
+def do_touch_session(tx: Tx, session_id: str, days: int) -> None:
+    """Note that a device was seen; a device in use stays logged in (sliding expiry)."""
     tx.conn.execute(
         update(s.sessions)
-        .where(s.sessions.c.id == session_id, s.sessions.c.revoked_at.is_(None))
-        .values(last_seen_at=tx.now_ms)
+        .where(
+            s.sessions.c.id == session_id,
+            s.sessions.c.revoked_at.is_(None),
+            s.sessions.c.expires_at > tx.now_ms,
+        )
+        .values(last_seen_at=tx.now_ms, expires_at=tx.now_ms + days * DAY_MS)
     )
 
 

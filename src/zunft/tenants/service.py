@@ -98,6 +98,15 @@ def tenant_view(row: Any) -> dict[str, Any]:
 def do_update_tenant_settings(tx: Tx, actor: Actor, *, require_totp_admins: bool) -> dict[str, Any]:
     if actor.role != "owner":
         raise Forbidden("Only an owner can change the business's security settings.")
+    if require_totp_admins:
+        own = tx.conn.execute(
+            select(s.users.c.totp_enabled).where(s.users.c.id == actor.user_id)
+        ).scalar()
+        if not own:
+            # Otherwise the owner's own session would be limited to setting one up at once.
+            raise Conflict(
+                "Set up your own second factor before requiring one.", code="totp_setup_first"
+            )
     tx.conn.execute(
         update(s.tenants)
         .where(s.tenants.c.id == actor.tenant_id)

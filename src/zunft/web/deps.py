@@ -71,7 +71,9 @@ def current_actor(request: Request, ctx: Ctx) -> Actor:
         )
     if ctx.now_ms() - auth.last_seen_at > TOUCH_INTERVAL_MS and auth.actor.session_id:
         session_id = auth.actor.session_id
-        ctx.writer.submit(lambda tx: do_touch_session(tx, session_id))  # not awaited: a convenience
+        ctx.writer.submit(
+            lambda tx: do_touch_session(tx, session_id, ctx.settings.session_days)
+        )  # not awaited: a convenience
     return auth.actor
 
 

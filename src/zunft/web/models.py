@@ -48,8 +48,17 @@ class LoginIn(Body):
 class InvitationIn(Body):
     role: Literal["owner", "office", "lead", "worker", "apprentice"]
     note: str | None = Field(default=None, max_length=200)
-    days: int = Field(default=7, ge=1, le=30)
+    days: int | None = Field(
+        default=None,
+        ge=1,
+        le=30,
+        description="Valid for this many days (default: ZUNFT_INVITATION_DAYS).",
+    )
     client_id: str | None = Field(default=None, max_length=64)
+
+
+class InvitationLookupIn(Body):
+    token: str = Field(max_length=100)
 
 
 class AcceptInvitationIn(Body):

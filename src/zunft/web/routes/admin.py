@@ -48,7 +48,7 @@ def create_invitation(
     body: InvitationIn, actor: CurrentActor, response: Response, ctx: Ctx
 ) -> dict[str, Any]:
     # Without an explicit number of days the installation's setting applies.
-    days = body.days if "days" in body.model_fields_set else ctx.settings.invitation_days
+    days = body.days if body.days is not None else ctx.settings.invitation_days
     request = {**body.model_dump(exclude={"client_id"}), "days": days}
     return write_once(
         ctx,

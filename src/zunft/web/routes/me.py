@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
+from zunft.accounts.login import check_not_throttled, record_failure
 from zunft.accounts.passwords import check_password_policy
 from zunft.accounts.totp import do_begin_totp_setup, do_confirm_totp, do_disable_totp
 from zunft.accounts.users import do_set_password, do_update_profile, get_me, get_user_row
@@ -37,7 +38,10 @@ def patch_me(body: ProfileIn, actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
 @router.post("/me/password", status_code=204, summary="Change my password")
 def change_password(body: PasswordIn, actor: CurrentActor, ctx: Ctx) -> Response:
     row = ctx.read(lambda rx: get_user_row(rx, actor.tenant_id, actor.user_id))
+    # Whoever holds a session must not get unlimited guesses at the password either.
+    check_not_throttled(row, ctx.now_ms())
     if not ctx.hasher.verify(row.password_hash, body.current_password):
+        record_failure(ctx, row, reason="password_change", device_name="")
         raise Invalid("The current password is not right.", code="wrong_password")
     profile = ctx.read(lambda rx: get_me(rx, actor))
     check_password_policy(
