@@ -15,3 +15,9 @@ def test_index_page_is_german_and_self_contained(client: TestClient) -> None:
     assert '<html lang="de">' in r.text
     assert "default-src 'none'" in r.headers["content-security-policy"]
     assert re.findall(r'(?:src|href)="(https?:)?//', r.text) == []
+
+
+def test_trailing_slash_is_not_redirected(client: TestClient) -> None:
+    r = client.get("/api/v1/health/", follow_redirects=False)
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"

@@ -26,6 +26,9 @@ def create_app(ctx: AppContext) -> FastAPI:
         # The interactive docs pages load scripts from other hosts; zunft loads nothing from them.
         docs_url=None,
         redoc_url=None,
+        # No redirect to the slash-less path: behind a proxy its absolute URL can name the
+        # internal host or plain http. "/chats/" is simply not a route.
+        redirect_slashes=False,
     )
     app.state.ctx = ctx
     errors.install(app)
