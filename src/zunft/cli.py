@@ -1,21 +1,40 @@
-"""The `zunft` command: serve, demo, admin and archive tools."""
+"""The `zunft` command: serve, demo, admin and archive tools (docs/operations.md).
+
+Exit codes: 0 done; 1 refused or failed (a broken journal, `demo` on a non-empty database);
+2 usage, settings, key, database or input errors (argparse also uses 2); 3 `serve` could not
+start listening (uvicorn's code). Errors are one line on stderr starting with "error:", never
+a traceback.
+
+The database, crypto and web stacks are imported inside the commands: importing them takes
+over a second, and `zunft --help` should not wait for that.
+"""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import os
+import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from zunft.accounts.passwords import check_password_policy
-from zunft.config import SETTINGS, load_settings
-from zunft.context import AppContext, open_context
+from zunft.accounts.actor import ROLES
+from zunft.config import SETTINGS, Settings, SettingsError, load_settings
+from zunft.crypto.kek import KeyError_
 from zunft.errors import ZunftError
+
+if TYPE_CHECKING:
+    from zunft.context import AppContext
+
+
+class CliError(Exception):
+    """A problem the operator can fix; printed as one line, exit code 2."""
 
 
 def _settings_epilog() -> str:
     lines = ["settings (environment variables):"]
-    lines += [f"  ZUNFT_{s.name.upper():<22} {s.help} (default: {s.default!r})" for s in SETTINGS]
+    lines += [f"  {s.env:<28} {s.help} (default: {s.default!r})" for s in SETTINGS]
     return "\n".join(lines)
 
 
@@ -23,47 +42,108 @@ def _read_password(prompt: str) -> str:
     if sys.stdin.isatty():
         first = getpass.getpass(prompt)
         if getpass.getpass("Repeat: ") != first:
-            raise SystemExit("The passwords differ.")
+            raise CliError("The passwords differ.")
         return first
-    return sys.stdin.readline().rstrip("\n")
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _sqlite_file(settings: Settings) -> str | None:
+    url = settings.effective_database_url
+    return url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+
+
+def _has_tenant_keys(settings: Settings) -> bool:
+    """Whether the database exists and holds wrapped data keys (it needs its old KEK)."""
+    from sqlalchemy import inspect, select
+
+    from zunft.db import schema as s
+    from zunft.db.engine import make_engine
+
+    path = _sqlite_file(settings)
+    if path is not None and not os.path.exists(path):
+        return False
+    engine = make_engine(settings.effective_database_url, pool_size=1)
+    try:
+        if not inspect(engine).has_table("tenant_keys"):
+            return False
+        with engine.connect() as conn:
+            return conn.execute(select(s.tenant_keys.c.key_id).limit(1)).first() is not None
+    finally:
+        engine.dispose()
+
+
+def _open(settings: Settings, *, migrate: bool = True) -> AppContext:
+    """open_context, but never make a new KEK for a database whose data keys need the old one:
+    with a fresh key nothing stored could be read, and new data would be locked to the wrong
+    key. A lost key file has to be restored from its backup instead."""
+    from zunft.context import open_context
+
+    key_missing = not settings.kek and not (settings.data_path / "kek").exists()
+    if key_missing and _has_tenant_keys(settings):
+        raise CliError(
+            f"The key file {settings.data_path / 'kek'} is missing, but the database holds "
+            "encrypted data. Restore the key file from its backup (or set ZUNFT_KEK); "
+            "without it the data cannot be read."
+        )
+    return open_context(settings, migrate=migrate)
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT arrived: stop serving and close down in order."""
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise _Stopped(signum)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings()  # first: a bad setting should not wait for the imports below
+
     import uvicorn
 
     from zunft.demo import create_demo, format_login, has_any_tenant
     from zunft.web.app import create_app
 
-    settings = load_settings()
-    if args.host:
+    if args.host is not None:
         settings = settings.with_overrides(host=args.host)
-    if args.port:
+    if args.port is not None:
         settings = settings.with_overrides(port=args.port)
-    ctx = open_context(settings)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again with the
+    # handlers it found. Ours turn that into an exception, so the writer is drained and the
+    # database closed below (instead of the process dying with the signal), and Ctrl-C ends
+    # without a traceback.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        if settings.demo and not has_any_tenant(ctx):
-            login = create_demo(ctx)
-            print("Created the demo business.\n" + format_login(login), flush=True)
-        elif settings.demo and (settings.data_path / "demo-login.txt").exists():
-            print(f"Demo logins: see {settings.data_path / 'demo-login.txt'}", flush=True)
-        print(f"zunft listens on http://{settings.host}:{settings.port}", flush=True)
-        uvicorn.run(
-            create_app(ctx),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            proxy_headers=True,
-            server_header=False,
-        )
+        ctx = _open(settings)
+        try:
+            if settings.demo and not has_any_tenant(ctx):
+                login = create_demo(ctx)
+                print("Created the demo business.\n" + format_login(login), flush=True)
+            elif settings.demo and (settings.data_path / "demo-login.txt").exists():
+                print(f"Demo logins: see {settings.data_path / 'demo-login.txt'}", flush=True)
+            print(f"zunft listens on http://{settings.host}:{settings.port}", flush=True)
+            uvicorn.run(
+                create_app(ctx),
+                host=settings.host,
+                port=settings.port,
+                log_level="info",
+                proxy_headers=True,
+                server_header=False,
+            )
+        finally:
+            ctx.close()
+    except _Stopped:
+        pass
     finally:
-        ctx.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from zunft.demo import create_demo, format_login, has_any_tenant
 
-    ctx = open_context(load_settings())
+    ctx = _open(load_settings())
     try:
         if has_any_tenant(ctx) and not args.force:
             print(
@@ -89,7 +169,7 @@ def _tenant_id(ctx: AppContext, slug: str) -> str:
 def cmd_create_tenant(args: argparse.Namespace) -> int:
     from zunft.tenants.service import do_create_tenant
 
-    ctx = open_context(load_settings())
+    ctx = _open(load_settings())
     try:
         tenant_id = ctx.write(lambda tx: do_create_tenant(tx, slug=args.slug, name=args.name))
         print(f"Created business {args.slug} ({tenant_id}).")
@@ -99,9 +179,10 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
+    from zunft.accounts.passwords import check_password_policy
     from zunft.accounts.users import do_create_user
 
-    ctx = open_context(load_settings())
+    ctx = _open(load_settings())
     try:
         tenant_id = _tenant_id(ctx, args.tenant)
         password = _read_password("Password: ")
@@ -124,14 +205,15 @@ def cmd_create_user(args: argparse.Namespace) -> int:
 
 
 def cmd_reset_password(args: argparse.Namespace) -> int:
+    from zunft.accounts.passwords import check_password_policy
     from zunft.accounts.users import do_set_password, get_user_id_by_email
 
-    ctx = open_context(load_settings())
+    ctx = _open(load_settings())
     try:
         tenant_id = _tenant_id(ctx, args.tenant)
         user_id = ctx.read(lambda rx: get_user_id_by_email(rx, tenant_id, args.email))
         password = _read_password("New password: ")
-        check_password_policy(password)
+        check_password_policy(password, personal=(args.email.split("@")[0],))
         pw_hash = ctx.hasher.hash(password)
         ctx.write(
             lambda tx: do_set_password(
@@ -145,16 +227,31 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from zunft.archive.verify import verify_all
+    from sqlalchemy import inspect
 
-    ctx = open_context(load_settings(), migrate=False)
+    from zunft.archive.verify import verify_all
+    from zunft.context import open_context
+
+    settings = load_settings()
+    # A check must not create what it checks: no key file, no empty database.
+    db_file = _sqlite_file(settings)
+    if db_file is not None and not os.path.exists(db_file):
+        raise CliError(f"There is no database at {db_file}; nothing to verify.")
+    if not settings.kek and not (settings.data_path / "kek").exists():
+        raise CliError(
+            f"The key file {settings.data_path / 'kek'} is missing; restore it from its backup "
+            "or set ZUNFT_KEK. Journal payloads cannot be checked without it."
+        )
+    ctx = open_context(settings, migrate=False)
     try:
+        if not inspect(ctx.engine).has_table("journal"):
+            raise CliError("The database has no zunft tables; nothing to verify.")
         with ctx.engine.connect() as conn:
             results = verify_all(conn, ctx.keys, args.tenant)
     finally:
         ctx.close()
     if args.tenant and not results:
-        print(f"No business with the short name {args.tenant!r}.", file=sys.stderr)
+        print(f"error: No business with the short name {args.tenant!r}.", file=sys.stderr)
         return 2
     failed = False
     for r in results:
@@ -166,6 +263,30 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _port(value: str) -> int:
+    port = int(value)
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError("a port is 1 to 65535")
+    return port
+
+
+def _command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    *,
+    epilog: str | None = None,
+) -> argparse.ArgumentParser:
+    """A subcommand whose --help starts with the same one-line summary its parent lists."""
+    return sub.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="zunft",
@@ -173,54 +294,75 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_settings_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = sub.add_parser(
+    serve = _command(
+        sub,
         "serve",
-        help="start the server",
+        "start the server (creates the demo business on an empty database unless ZUNFT_DEMO=false)",
         epilog=_settings_epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", help="listen address (default ZUNFT_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default ZUNFT_PORT or 8080)")
+    serve.add_argument("--port", type=_port, help="port (default ZUNFT_PORT or 8080)")
     serve.set_defaults(fn=cmd_serve)
 
-    demo = sub.add_parser("demo", help="create the demo business Müller Haustechnik GmbH")
+    demo = _command(
+        sub,
+        "demo",
+        "create the demo business Müller Haustechnik GmbH and print its logins",
+        epilog="The logins are also written to <data_dir>/demo-login.txt (mode 0600).",
+    )
     demo.add_argument("--force", action="store_true", help="even when other businesses exist")
     demo.set_defaults(fn=cmd_demo)
 
-    admin = sub.add_parser("admin", help="manage businesses and accounts").add_subparsers(
-        dest="admin_command", required=True
+    admin = _command(sub, "admin", "manage businesses and accounts").add_subparsers(
+        dest="admin_command", required=True, metavar="ADMIN_COMMAND"
     )
-    ct = admin.add_parser("create-tenant", help="create a business (Betrieb)")
+    ct = _command(
+        admin,
+        "create-tenant",
+        "create a business (Betrieb)",
+        epilog="example: zunft admin create-tenant mueller 'Müller Haustechnik GmbH'",
+    )
     ct.add_argument("slug", help="short name used at login, e.g. mueller")
     ct.add_argument("name", help="full name, e.g. 'Müller Haustechnik GmbH'")
     ct.set_defaults(fn=cmd_create_tenant)
-    cu = admin.add_parser(
+    cu = _command(
+        admin,
         "create-user",
-        help="create a staff account (password from the terminal, or one line on stdin)",
+        "create a staff account (password from the terminal, or one line on stdin)",
+        epilog=(
+            'example: echo "$PASSWORD" | '
+            "zunft admin create-user mueller buero@example.de 'Sabine Becker' --role office"
+        ),
     )
     cu.add_argument("tenant", help="the business's short name")
-    cu.add_argument("email")
-    cu.add_argument("name")
+    cu.add_argument("email", help="the login e-mail address")
+    cu.add_argument("name", help="the person's name as colleagues see it")
     cu.add_argument(
-        "--role", default="owner", choices=["owner", "office", "lead", "worker", "apprentice"]
+        "--role",
+        default="owner",
+        choices=list(ROLES),
+        help="what the account may do (default: owner)",
     )
     cu.set_defaults(fn=cmd_create_user)
-    rp = admin.add_parser(
+    rp = _command(
+        admin,
         "reset-password",
-        help="set a new password and unlock (password from the terminal, or stdin)",
+        "set a new password and unlock the account (password from the terminal, or stdin)",
+        epilog="example: zunft admin reset-password mueller karl@example.de",
     )
-    rp.add_argument("tenant")
-    rp.add_argument("email")
+    rp.add_argument("tenant", help="the business's short name")
+    rp.add_argument("email", help="the account's login e-mail address")
     rp.set_defaults(fn=cmd_reset_password)
 
-    archive = sub.add_parser("archive", help="archive tools").add_subparsers(
-        dest="archive_command", required=True
+    archive = _command(sub, "archive", "archive tools (GoBD)").add_subparsers(
+        dest="archive_command", required=True, metavar="ARCHIVE_COMMAND"
     )
-    verify = archive.add_parser(
+    verify = _command(
+        archive,
         "verify",
-        help="recompute the journal's hash chain; exit 0 when intact, 1 naming the first bad entry",
+        "recompute the journal's hash chain; exit 0 when intact, 1 naming the first bad entry",
     )
     verify.add_argument("--tenant", help="only this business (short name)")
     verify.set_defaults(fn=cmd_verify)
@@ -234,6 +376,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ZunftError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 2
+    except (CliError, SettingsError, KeyError_) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        # Imported here: importing them up front would slow down every `--help`.
+        from sqlalchemy.exc import OperationalError
+
+        from zunft.crypto.envelope import DecryptionError
+
+        if isinstance(exc, DecryptionError):
+            print(f"error: {exc}. Is this the database's own key-encryption key?", file=sys.stderr)
+            return 2
+        if isinstance(exc, OperationalError):  # unreachable server, wrong password, locked file
+            first_line = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else ""
+            print(f"error: the database cannot be used: {first_line}", file=sys.stderr)
+            return 2
+        raise
     return code
 
 

@@ -1,7 +1,9 @@
-"""Settings: one declarative table drives the loader, `zunft serve --help` and docs/operations.md.
+"""Settings: one declarative table drives the loader, `zunft --help` and docs/operations.md.
 
-Every setting is read from an environment variable named ZUNFT_<NAME>. A test
-(tests/test_config.py) fails when a setting is missing from docs/operations.md.
+Every setting is read from an environment variable named ZUNFT_<NAME>. tests/test_docs.py fails
+when a setting is missing from docs/operations.md, or the docs name one that does not exist.
+A value that does not parse stops the program with a SettingsError naming the variable, the
+value and what was expected: a typo in a unit file must not start a server on a default.
 """
 
 from __future__ import annotations
@@ -13,13 +15,31 @@ from pathlib import Path
 from typing import Any
 
 
+class SettingsError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
     if lowered in {"0", "false", "no", "off", ""}:
         return False
-    raise ValueError(f"not a boolean: {value!r}")
+    raise ValueError("expected true or false (also 1/0, yes/no, on/off)")
+
+
+def _int(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        try:
+            number = int(value.strip(), 10)
+        except ValueError:
+            raise ValueError("expected a whole number") from None
+        if number < minimum or (maximum is not None and number > maximum):
+            upper = "" if maximum is None else f" and at most {maximum}"
+            raise ValueError(f"expected a number of at least {minimum}{upper}")
+        return number
+
+    return parse
 
 
 @dataclass(frozen=True)
@@ -28,6 +48,10 @@ class Setting:
     parse: Callable[[str], Any]
     default: Any
     help: str
+
+    @property
+    def env(self) -> str:
+        return f"ZUNFT_{self.name.upper()}"
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -45,7 +69,7 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL: postgresql+psycopg://user@host/dbname.",
     ),
     Setting("host", str, "127.0.0.1", "Address the server listens on."),
-    Setting("port", int, 8080, "Port the server listens on."),
+    Setting("port", _int(1, 65535), 8080, "Port the server listens on."),
     Setting(
         "public_url",
         str,
@@ -60,16 +84,28 @@ SETTINGS: tuple[Setting, ...] = (
         "Key-encryption key, 32 bytes as base64. When empty, the key is read from (or created in) "
         "<data_dir>/kek with mode 0600.",
     ),
-    Setting("max_body_bytes", int, 1_048_576, "Largest accepted JSON request body in bytes."),
-    Setting("session_days", int, 90, "A device session not used for this many days ends."),
-    Setting("invitation_days", int, 7, "Days a staff invitation link stays valid."),
+    Setting("max_body_bytes", _int(1), 1_048_576, "Largest accepted JSON request body in bytes."),
+    # The expiry is fixed at login (sessions.do_create_session); using a device does not extend it.
+    Setting(
+        "session_days",
+        _int(1),
+        90,
+        "A device session not used for this many days ends (using it extends it).",
+    ),
+    Setting("invitation_days", _int(1, 30), 7, "Days a staff invitation link stays valid."),
     Setting(
         "demo", _bool, True, "Create the demo business when `zunft serve` finds an empty database."
     ),
-    Setting("argon2_memory_kib", int, 65536, "Memory cost of Argon2id password hashing in KiB."),
-    Setting("argon2_time_cost", int, 3, "Iterations of Argon2id password hashing."),
+    # Argon2 needs at least 8 KiB per lane; the hasher uses 4 lanes.
     Setting(
-        "group_commit_max", int, 256, "Most writes the single writer commits in one transaction."
+        "argon2_memory_kib", _int(32), 65536, "Memory cost of Argon2id password hashing in KiB."
+    ),
+    Setting("argon2_time_cost", _int(1), 3, "Iterations of Argon2id password hashing."),
+    Setting(
+        "group_commit_max",
+        _int(1),
+        256,
+        "Most writes the single writer commits in one transaction.",
     ),
 )
 
@@ -81,6 +117,8 @@ class Settings:
     values: Mapping[str, Any] = field(default_factory=dict)
 
     def __getattr__(self, name: str) -> Any:
+        if name == "values":  # not set yet (copy, pickle): do not recurse into ourselves
+            raise AttributeError(name)
         try:
             return self.values[name]
         except KeyError:
@@ -109,9 +147,16 @@ class Settings:
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Defaults, then ZUNFT_* variables from `environ` (os.environ if None), then overrides."""
     env = os.environ if environ is None else environ
     values: dict[str, Any] = {}
     for setting in SETTINGS:
-        raw = env.get(f"ZUNFT_{setting.name.upper()}")
-        values[setting.name] = setting.default if raw is None else setting.parse(raw)
+        raw = env.get(setting.env)
+        if raw is None:
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{setting.env}={raw!r}: {exc}.") from None
     return Settings(values).with_overrides(**overrides)

@@ -116,6 +116,8 @@ def create_demo(ctx: AppContext, password: str | None = None) -> DemoLogin:
     login = DemoLogin(SLUG, password, tuple((role, email) for role, _n, email in STAFF))
     path = ctx.settings.data_path / "demo-login.txt"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    # The mode of os.open only applies to a new file; an old one may be readable by others.
+    os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(format_login(login))
     return login
