@@ -74,7 +74,8 @@ def open_context(
     migrate: bool = True,
 ) -> AppContext:
     """Open the database (migrating it), the keys and the writer thread."""
-    settings.data_path.mkdir(parents=True, exist_ok=True)
+    # The data directory holds the key file and the database: nobody else's business.
+    settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
     if migrate:
         upgrade(engine)

@@ -155,3 +155,30 @@ def test_other_tenant_unaffected(ctx: AppContext, biz: Business) -> None:
     assert not _verify(ctx, "mueller").ok
     assert _verify(ctx, "schulz").ok
     assert ctx.read(lambda rx: get_tenant_by_slug(rx, "schulz")) is not None
+
+
+def test_head_that_records_fewer_entries_is_named(ctx: AppContext, biz: Business) -> None:
+    _fill(ctx, biz, 3)
+    count = _verify(ctx).count
+    _raw(
+        ctx,
+        update(s.journal_heads)
+        .where(s.journal_heads.c.tenant_id == biz.tenant_id)
+        .values(seq=count - 2),
+    )
+    result = _verify(ctx)
+    assert (result.ok, result.bad_seq) == (False, count - 1)
+    assert "head" in result.problem
+
+
+def test_verify_while_the_business_keeps_writing(ctx: AppContext, biz: Business) -> None:
+    chat = _general_chat(ctx, biz)
+    with ctx.engine.connect() as conn:
+        results = verify_all(conn, ctx.keys, "mueller")
+        # Writes that commit during the walk belong to the next verification.
+        ctx.write(lambda tx: do_send_message(tx, biz.actor("worker"), chat, text="währenddessen"))
+        results += verify_all(conn, ctx.keys, "mueller")
+        conn.rollback()
+    assert all(r.ok for r in results)
+    assert results[0].count == results[1].count
+    assert _verify(ctx).count == results[0].count + 1

@@ -86,3 +86,18 @@ def test_kek_from_environment_value(tmp_path: Path) -> None:
         load_kek("not base64!", tmp_path)
     with pytest.raises(KeyError_):
         load_kek(base64.b64encode(b"short").decode(), tmp_path)
+
+
+def test_two_processes_creating_the_kek_at_once_agree(tmp_path: Path) -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(4) as pool:
+        keys = pool.map(_load_in_child, [str(tmp_path)] * 8)
+    assert len(set(keys)) == 1
+    assert load_kek("", tmp_path) == keys[0]
+    assert [p.name for p in tmp_path.iterdir()] == ["kek"]  # no temporary files left
+
+
+def _load_in_child(path: str) -> bytes:
+    return load_kek("", Path(path))

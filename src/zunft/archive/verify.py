@@ -100,12 +100,21 @@ def _walk(conn: Connection, keys: Keyring, tenant_id: str, slug: str, rows: Any)
     ).first()
     if head is not None and head.seq > count:
         return fail(count + 1, f"entries {count + 1} to {head.seq} are missing (cut off the end)")
+    if head is not None and head.seq < count:
+        return fail(
+            head.seq + 1,
+            f"the journal head records {head.seq} entries but {count} exist (head altered)",
+        )
     if head is not None and head.seq == count and head.head_hash != prev:
         return fail(count, f"entry {count} does not match the recorded journal head")
     return VerifyResult(tenant_id, slug, count, prev)
 
 
 def verify_all(conn: Connection, keys: Keyring, slug: str | None = None) -> list[VerifyResult]:
+    if conn.dialect.name == "postgresql" and not conn.in_transaction():
+        # One snapshot for the whole walk: a server appending meanwhile must not look like
+        # entries cut off the end. (SQLite's read transaction is a snapshot already.)
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
     query = select(s.tenants.c.id, s.tenants.c.slug).order_by(s.tenants.c.slug)
     if slug is not None:
         query = query.where(s.tenants.c.slug == slug)

@@ -36,12 +36,26 @@ def load_kek(configured: str, data_dir: Path) -> bytes:
         if mode & 0o077:
             raise KeyError_(f"{path}: mode {mode:o} lets others read the key; chmod 600 it")
         return _decode(path.read_text(encoding="ascii"), str(path))
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_bytes(KEK_BYTES)
-    # O_EXCL: two processes starting at once must not each write a different key.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(base64.b64encode(key).decode("ascii") + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
+    # Written completely under a private name, then linked into place: link() fails when the
+    # file exists, so of two processes starting at once one key wins and both read it.
+    tmp = data_dir / f".kek.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(base64.b64encode(key).decode("ascii") + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return _decode(path.read_text(encoding="ascii"), str(path))
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(data_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)  # the new name is durable before any data depends on the key
+    finally:
+        os.close(dir_fd)
     return key
