@@ -324,7 +324,9 @@ def test_guard_reassembles_a_chunked_body(ctx: AppContext, owner: Api, chat: str
 # --- routes and methods ---
 
 
-@pytest.mark.parametrize("path", ["/api/v1/gibtsnicht", "/api/v2/chats", "/gibtsnicht", "/index.html"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/gibtsnicht", "/api/v2/chats", "/gibtsnicht", "/index.html"]
+)
 def test_unknown_route_is_json_404(client: TestClient, path: str) -> None:
     assert_error(client.get(path), 404, "not_found")
 
