@@ -68,6 +68,42 @@ def access_chat_for_posting(rx: Rx, actor: Actor, chat_id: str) -> Any:
     return row
 
 
+def do_insert_chat(
+    tx: Tx,
+    *,
+    tenant_id: str,
+    kind: str,
+    actor_id: str | None,
+    title: str | None = None,
+    project_id: str | None = None,
+    direct_key: str | None = None,
+    is_default: bool = False,
+) -> str:
+    """Create a chat row and journal it; callers check permissions and add the members."""
+    chat_id = new_id()
+    tx.conn.execute(
+        insert(s.chats),
+        {
+            "id": chat_id,
+            "tenant_id": tenant_id,
+            "kind": kind,
+            "title": title,
+            "project_id": project_id,
+            "direct_key": direct_key,
+            "is_default": is_default,
+            "last_seq": 0,
+            "created_at": tx.now_ms,
+        },
+    )
+    payload: dict[str, Any] = {"chat_id": chat_id, "kind": kind}
+    if title is not None:
+        payload["title"] = title
+    if project_id is not None:
+        payload["project_id"] = project_id
+    tx.append(tenant_id, "chat.created", payload, actor_id=actor_id, chat_id=chat_id)
+    return chat_id
+
+
 def do_add_member(
     tx: Tx, *, tenant_id: str, chat_id: str, user_id: str, actor_id: str | None
 ) -> bool:
@@ -137,25 +173,8 @@ def do_create_channel(tx: Tx, actor: Actor, *, title: str, member_ids: list[str]
     title = check_channel_title(title)
     for uid in member_ids:
         _active_staff(tx, actor.tenant_id, uid)
-    chat_id = new_id()
-    tx.conn.execute(
-        insert(s.chats),
-        {
-            "id": chat_id,
-            "tenant_id": actor.tenant_id,
-            "kind": "channel",
-            "title": title,
-            "is_default": False,
-            "last_seq": 0,
-            "created_at": tx.now_ms,
-        },
-    )
-    tx.append(
-        actor.tenant_id,
-        "chat.created",
-        {"chat_id": chat_id, "kind": "channel", "title": title},
-        actor_id=actor.user_id,
-        chat_id=chat_id,
+    chat_id = do_insert_chat(
+        tx, tenant_id=actor.tenant_id, kind="channel", title=title, actor_id=actor.user_id
     )
     for uid in dict.fromkeys([actor.user_id, *member_ids]):
         do_add_member(
@@ -177,25 +196,8 @@ def do_open_direct_chat(tx: Tx, actor: Actor, other_user_id: str) -> str:
     ).scalar()
     if existing is not None:
         return str(existing)
-    chat_id = new_id()
-    tx.conn.execute(
-        insert(s.chats),
-        {
-            "id": chat_id,
-            "tenant_id": actor.tenant_id,
-            "kind": "direct",
-            "direct_key": key,
-            "is_default": False,
-            "last_seq": 0,
-            "created_at": tx.now_ms,
-        },
-    )
-    tx.append(
-        actor.tenant_id,
-        "chat.created",
-        {"chat_id": chat_id, "kind": "direct"},
-        actor_id=actor.user_id,
-        chat_id=chat_id,
+    chat_id = do_insert_chat(
+        tx, tenant_id=actor.tenant_id, kind="direct", direct_key=key, actor_id=actor.user_id
     )
     for uid in (actor.user_id, other_user_id):
         do_add_member(

@@ -8,7 +8,7 @@ from sqlalchemy import insert, select, update
 
 from zunft.accounts.actor import PROJECT_CREATORS, Actor
 from zunft.accounts.users import get_user_row
-from zunft.chats.service import do_add_member, get_visible_chat_ids
+from zunft.chats.service import do_add_member, do_insert_chat, get_visible_chat_ids
 from zunft.crypto.envelope import TenantCipher
 from zunft.db import schema as s
 from zunft.db.tx import Rx, Tx
@@ -71,7 +71,7 @@ def do_create_project(
     lead_id = lead_id or (actor.user_id if actor.role == "lead" else None)
     for uid in [u for u in (lead_id, *member_ids) if u]:
         _staff(tx, actor.tenant_id, uid)
-    project_id, chat_id = new_id(), new_id()
+    project_id = new_id()
     cipher = tx.cipher(actor.tenant_id)
     tx.conn.execute(
         insert(s.projects),
@@ -92,27 +92,11 @@ def do_create_project(
     tx.append(
         actor.tenant_id,
         "project.created",
-        {"project_id": project_id, "name": name, "lead_id": lead_id, "chat_id": chat_id},
+        {"project_id": project_id, "name": name, "lead_id": lead_id},
         actor_id=actor.user_id,
     )
-    tx.conn.execute(
-        insert(s.chats),
-        {
-            "id": chat_id,
-            "tenant_id": actor.tenant_id,
-            "kind": "project",
-            "project_id": project_id,
-            "is_default": False,
-            "last_seq": 0,
-            "created_at": tx.now_ms,
-        },
-    )
-    tx.append(
-        actor.tenant_id,
-        "chat.created",
-        {"chat_id": chat_id, "kind": "project", "project_id": project_id},
-        actor_id=actor.user_id,
-        chat_id=chat_id,
+    chat_id = do_insert_chat(
+        tx, tenant_id=actor.tenant_id, kind="project", project_id=project_id, actor_id=actor.user_id
     )
     for uid in dict.fromkeys(u for u in (actor.user_id, lead_id, *member_ids) if u):
         do_add_member(

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 
 from zunft.accounts.actor import Actor
+from zunft.chats.service import do_insert_chat
 from zunft.crypto.envelope import wrap_key
 from zunft.db import schema as s
 from zunft.db.tx import Rx, Tx
@@ -53,24 +54,13 @@ def do_create_tenant(tx: Tx, *, slug: str, name: str) -> str:
     )
     tx.keys.install(tenant_id, {1: data_key})
     tx.append(tenant_id, "tenant.created", {"tenant_id": tenant_id, "slug": slug, "name": name})
-    chat_id = new_id()
-    tx.conn.execute(
-        insert(s.chats),
-        {
-            "id": chat_id,
-            "tenant_id": tenant_id,
-            "kind": "channel",
-            "title": DEFAULT_CHANNEL,
-            "is_default": True,
-            "last_seq": 0,
-            "created_at": tx.now_ms,
-        },
-    )
-    tx.append(
-        tenant_id,
-        "chat.created",
-        {"chat_id": chat_id, "kind": "channel", "title": DEFAULT_CHANNEL},
-        chat_id=chat_id,
+    do_insert_chat(
+        tx,
+        tenant_id=tenant_id,
+        kind="channel",
+        title=DEFAULT_CHANNEL,
+        is_default=True,
+        actor_id=None,
     )
     return tenant_id
 
