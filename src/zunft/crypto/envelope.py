@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 VERSION = 1
 _HEADER = struct.Struct(">BI")
 NONCE_BYTES = 12
+INDEX_CACHE_MAX = 10_000  # remembered word tokens per tenant (about 1.5 MB at most)
 
 
 class DecryptionError(Exception):
@@ -56,6 +57,10 @@ class TenantCipher:
         # The index key comes from the first data key so tokens stay stable across rotation.
         first = keys[min(keys)]
         self._index_key = derive(first, b"zunft search index v1")
+        self._index_mac = hmac.new(self._index_key, digestmod=hashlib.sha256)
+        # Word stems repeat a lot (every message is indexed, every search hashes its words):
+        # remember recent word tokens. Bounded, and cleared whole when full (no LRU order).
+        self._index_cache: dict[tuple[str, int], bytes] = {}
 
     def encrypt(self, purpose: str, plaintext: str | bytes) -> bytes:
         data = plaintext.encode("utf-8") if isinstance(plaintext, str) else plaintext
@@ -94,8 +99,18 @@ class TenantCipher:
 
     def index_token(self, domain: str, value: str, length: int = 16) -> bytes:
         """Keyed hash of a normalised value (word stem, e-mail address) for equality lookups."""
-        mac = hmac.new(self._index_key, f"{domain}\x00{value}".encode(), hashlib.sha256)
-        return mac.digest()[:length]
+        cacheable = domain == "word"  # only word stems: no e-mail addresses kept in memory
+        key = (value, length)
+        token = self._index_cache.get(key) if cacheable else None
+        if token is None:
+            mac = self._index_mac.copy()  # keyed state prepared once; same digest as hmac.new
+            mac.update(f"{domain}\x00{value}".encode())
+            token = mac.digest()[:length]
+            if cacheable:
+                if len(self._index_cache) >= INDEX_CACHE_MAX:
+                    self._index_cache.clear()
+                self._index_cache[key] = token
+        return token
 
 
 class Keyring:

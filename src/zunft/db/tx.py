@@ -7,15 +7,27 @@ so in the same transaction as the state change it records.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.engine import Connection
 
 from zunft.crypto.envelope import Keyring, TenantCipher
 from zunft.db import schema as s
-from zunft.journal.chain import GENESIS, Event, canonical, entry_hash, payload_hash
+from zunft.db.prepared import Prepared
+from zunft.journal.chain import GENESIS, Event, canonical, entry_hash
+
+# Built once: constructing a statement costs more Python time than running it (and its
+# cache key is memoised on the object), and `append` runs for every write.
+_SELECT_HEAD = (
+    select(s.journal_heads.c.seq, s.journal_heads.c.head_hash)
+    .where(s.journal_heads.c.tenant_id == bindparam("tenant_id"))
+    .with_for_update()
+)
+_INSERT_ENTRY = Prepared(insert(s.journal))
+_INSERT_PAYLOAD = Prepared(insert(s.journal_payloads))
 
 
 @dataclass
@@ -50,17 +62,10 @@ class Tx(Rx):
         actor_id: str | None = None,
         chat_id: str | None = None,
     ) -> Event:
-        head = self.heads.get(tenant_id)
-        if head is None:
-            row = self.conn.execute(
-                select(s.journal_heads.c.seq, s.journal_heads.c.head_hash)
-                .where(s.journal_heads.c.tenant_id == tenant_id)
-                .with_for_update()
-            ).first()
-            head = Head(row.seq, row.head_hash, True) if row else Head(0, GENESIS, False)
-            self.heads[tenant_id] = head
+        head = self.heads.get(tenant_id) or self._load_head(tenant_id)
         seq = head.seq + 1
-        digest = payload_hash(payload)
+        encoded = canonical(payload)
+        digest = hashlib.sha256(encoded).digest()  # = journal.chain.payload_hash(payload)
         ehash = entry_hash(
             tenant_id=tenant_id,
             seq=seq,
@@ -71,8 +76,8 @@ class Tx(Rx):
             prev_hash=head.hash,
             payload_digest=digest,
         )
-        self.conn.execute(
-            insert(s.journal),
+        _INSERT_ENTRY.run(
+            self.conn,
             {
                 "tenant_id": tenant_id,
                 "seq": seq,
@@ -85,12 +90,13 @@ class Tx(Rx):
                 "entry_hash": ehash,
             },
         )
-        self.conn.execute(
-            insert(s.journal_payloads),
+        _INSERT_PAYLOAD.run(
+            self.conn,
             {
                 "tenant_id": tenant_id,
                 "seq": seq,
-                "payload_enc": self.cipher(tenant_id).encrypt(f"journal/{seq}", canonical(payload)),
+                "payload_enc": self.cipher(tenant_id).encrypt(f"journal/{seq}", encoded),
+                "erased_at": None,
             },
         )
         head.seq, head.hash, head.dirty = seq, ehash, True
@@ -100,13 +106,12 @@ class Tx(Rx):
 
     def next_seq(self, tenant_id: str) -> int:
         """The sequence number the next `append` for this tenant will get."""
-        if tenant_id not in self.heads:
-            row = self.conn.execute(
-                select(s.journal_heads.c.seq, s.journal_heads.c.head_hash)
-                .where(s.journal_heads.c.tenant_id == tenant_id)
-                .with_for_update()
-            ).first()
-            self.heads[tenant_id] = (
-                Head(row.seq, row.head_hash, True) if row else Head(0, GENESIS, False)
-            )
-        return self.heads[tenant_id].seq + 1
+        head = self.heads.get(tenant_id) or self._load_head(tenant_id)
+        return head.seq + 1
+
+    def _load_head(self, tenant_id: str) -> Head:
+        """Read (and on PostgreSQL lock) the tenant's journal head, once per batch."""
+        row = self.conn.execute(_SELECT_HEAD, {"tenant_id": tenant_id}).first()
+        head = Head(row.seq, row.head_hash, True) if row else Head(0, GENESIS, False)
+        self.heads[tenant_id] = head
+        return head

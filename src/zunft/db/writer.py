@@ -10,7 +10,6 @@ not commit. Shape after Datasette's write thread; see docs/architecture.md.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
 import queue
 import threading
@@ -23,6 +22,7 @@ from sqlalchemy import Engine, insert, update
 from zunft.clock import Clock
 from zunft.crypto.envelope import Keyring
 from zunft.db import schema as s
+from zunft.db.engine import mark_writer, unmark_writer
 from zunft.db.tx import Head, Tx
 from zunft.journal.chain import Event
 
@@ -30,6 +30,27 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 _STOP = object()
+_SAVEPOINT = "SAVEPOINT zunft_write"
+_ROLLBACK_TO = "ROLLBACK TO SAVEPOINT zunft_write"
+_RELEASE = "RELEASE SAVEPOINT zunft_write"
+
+
+def _snapshot(heads: dict[str, Head]) -> dict[str, tuple[int, bytes, bool, bool]]:
+    return {k: (h.seq, h.hash, h.exists, h.dirty) for k, h in heads.items()}
+
+
+def _restore(heads: dict[str, Head], snapshot: dict[str, tuple[int, bytes, bool, bool]]) -> None:
+    """Put the cached heads back as they were before a write whose savepoint rolled back."""
+    heads.clear()
+    for k, (seq, hash_, exists, dirty) in snapshot.items():
+        heads[k] = Head(seq, hash_, exists, dirty)
+
+
+def _close_nested(conn: Any) -> None:
+    """A write that failed inside its own begin_nested() leaves SQLAlchemy's savepoint open;
+    roll it back through SQLAlchemy so its bookkeeping matches the database again."""
+    while conn.in_nested_transaction():
+        conn.get_nested_transaction().rollback()
 
 
 class Writer:
@@ -81,7 +102,7 @@ class Writer:
         return await asyncio.wrap_future(self.submit(fn))
 
     def _run(self) -> None:
-        conn = self._engine.connect().execution_options(zunft_writer=True)
+        conn = self._engine.connect()
         try:
             while True:
                 item = self._queue.get()
@@ -102,6 +123,7 @@ class Writer:
                 if stop_after:
                     return
         finally:
+            unmark_writer(conn)
             conn.close()
 
     def _commit_batch(
@@ -111,29 +133,36 @@ class Writer:
         outcomes: list[tuple[Future[Any], bool, Any]] = []
         events: list[Event] = []
         try:
+            mark_writer(conn)  # each batch: a connection invalidated meanwhile is a new one
             with conn.begin():
+                # Savepoints go straight to the driver: SQLAlchemy's begin_nested() costs
+                # ~0.2 ms a write in Python (more than the SQL itself), raw ones ~2 us.
+                cursor = conn.connection.cursor()
                 for fn, fut in batch:
                     if not fut.set_running_or_notify_cancel():
                         continue
-                    snapshot = copy.deepcopy(heads)
+                    snapshot = _snapshot(heads)
                     tx = Tx(conn, self._keys, int(self._clock.now().timestamp() * 1000), heads)
-                    savepoint = conn.begin_nested()
+                    cursor.execute(_SAVEPOINT)
                     try:
                         result = fn(tx)
                     except BaseException as exc:
-                        savepoint.rollback()
-                        heads.clear()
-                        heads.update(snapshot)
+                        _close_nested(conn)
+                        cursor.execute(_ROLLBACK_TO)
+                        cursor.execute(_RELEASE)
+                        _restore(heads, snapshot)
                         outcomes.append((fut, False, exc))
                         continue
-                    savepoint.commit()
+                    cursor.execute(_RELEASE)
                     outcomes.append((fut, True, result))
                     events.extend(tx.events)
                 self._flush_heads(conn, heads)
+                cursor.close()
         except BaseException as exc:
             log.exception("group commit failed; %d writes rolled back", len(batch))
-            for fut, _ok, _value in outcomes:
-                fut.set_exception(exc)
+            for _fn, fut in batch:  # every caller of the batch, also those not reached yet
+                if not fut.done():
+                    fut.set_exception(exc)
             return
         self.batches += 1
         self.writes += len(outcomes)

@@ -11,26 +11,51 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from zunft.accounts.actor import Actor
 from zunft.chats.service import access_chat, access_chat_for_posting, is_member
 from zunft.crypto.envelope import TenantCipher
 from zunft.db import schema as s
+from zunft.db.prepared import Prepared
 from zunft.db.tx import Rx, Tx
-from zunft.errors import Forbidden, Invalid, NotFound
+from zunft.errors import Conflict, Forbidden, Invalid, NotFound
 from zunft.ids import new_id
 from zunft.search.tokens import stems
 
 MAX_TEXT = 10_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode category Cc but \t and \n
 MAX_MENTIONS = 50
 PAGE_MAX = 200
 MENTION_ALL = re.compile(r"(?<!\w)@alle\b", re.IGNORECASE)
 
+# The send path's statements, prepared once (docs/performance.md: building and executing
+# through SQLAlchemy cost far more than SQLite's own work, and this runs for every message).
+_m = s.chat_members
+_POSTING = Prepared(
+    select(s.chats.c.kind, s.projects.c.status, _m.c.user_id)
+    .select_from(s.chats)
+    .outerjoin(s.projects, s.projects.c.id == s.chats.c.project_id)
+    .outerjoin(_m, (_m.c.chat_id == s.chats.c.id) & (_m.c.user_id == bindparam("user_id")))
+    .where(s.chats.c.id == bindparam("chat_id"), s.chats.c.tenant_id == bindparam("tenant_id"))
+)
+_INSERT_MESSAGE = Prepared(insert(s.messages))
+_INSERT_TOKENS = Prepared(insert(s.search_tokens))
+_ADVANCE_CHAT = Prepared(
+    update(s.chats)
+    .where(s.chats.c.id == bindparam("b_chat_id"))
+    .values(last_seq=bindparam("b_seq"))
+)
+_SENDER_READ = Prepared(
+    update(_m)
+    .where(_m.c.chat_id == bindparam("b_chat_id"), _m.c.user_id == bindparam("b_user_id"))
+    .values(last_read_seq=bindparam("b_seq"))
+)
+
 
 def check_text(text: str) -> str:
     text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    if any(unicodedata.category(ch) == "Cc" and ch not in "\n\t" for ch in text):
+    if _CONTROL.search(text):
         raise Invalid("The text contains control characters.", code="invalid_text")
     text = text.strip()
     if not text:
@@ -76,8 +101,21 @@ def _index(
         }
         for stem in stems(text)
     ]
-    if rows:
-        tx.conn.execute(insert(s.search_tokens), rows)
+    _INSERT_TOKENS.run_many(tx.conn, rows)
+
+
+def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> None:
+    """The rules of chats.service.access_chat_for_posting in one query (the send path)."""
+    row = _POSTING.first(
+        tx.conn, {"chat_id": chat_id, "tenant_id": actor.tenant_id, "user_id": actor.user_id}
+    )
+    if row is None:
+        raise NotFound("No such chat.")
+    kind, project_status, member = row
+    if member is None and not (actor.is_admin and kind != "direct"):
+        raise NotFound("No such chat.")  # not visible to this person: same as missing
+    if project_status == "archived":
+        raise Conflict("The project is archived; its chat is read-only.", code="chat_read_only")
 
 
 def do_send_message(
@@ -90,11 +128,11 @@ def do_send_message(
     mentions: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
     text = check_text(text)
-    chat = access_chat_for_posting(tx, actor, chat_id)
+    _check_posting(tx, actor, chat_id)
     if reply_to_id is not None:
         parent = tx.conn.execute(
             select(s.messages.c.id).where(
-                s.messages.c.id == reply_to_id, s.messages.c.chat_id == chat.id
+                s.messages.c.id == reply_to_id, s.messages.c.chat_id == chat_id
             )
         ).first()
         if parent is None:
@@ -103,7 +141,7 @@ def do_send_message(
     if len(mention_ids) > MAX_MENTIONS:
         raise Invalid(f"At most {MAX_MENTIONS} people can be mentioned.", code="too_many_mentions")
     for uid in mention_ids:
-        if not is_member(tx, chat.id, uid):
+        if not is_member(tx, chat_id, uid):
             raise Invalid("Only members of the chat can be mentioned.", code="invalid_mention")
     mention_all = bool(MENTION_ALL.search(text))
     cipher = tx.cipher(actor.tenant_id)
@@ -112,7 +150,7 @@ def do_send_message(
     row = {
         "id": message_id,
         "tenant_id": actor.tenant_id,
-        "chat_id": chat.id,
+        "chat_id": chat_id,
         "seq": seq,
         "sender_id": actor.user_id,
         "body_enc": cipher.encrypt(f"messages.body/{message_id}", text),
@@ -125,13 +163,13 @@ def do_send_message(
         "deleted_at": None,
         "deleted_by": None,
     }
-    tx.conn.execute(insert(s.messages), row)
+    _INSERT_MESSAGE.run(tx.conn, row)
     event = tx.append(
         actor.tenant_id,
         "message.sent",
         {
             "message_id": message_id,
-            "chat_id": chat.id,
+            "chat_id": chat_id,
             "sender_id": actor.user_id,
             "text": text,
             "reply_to_id": reply_to_id,
@@ -139,17 +177,13 @@ def do_send_message(
             "mention_all": mention_all,
         },
         actor_id=actor.user_id,
-        chat_id=chat.id,
+        chat_id=chat_id,
     )
     assert event.seq == seq  # the message's seq is its journal entry's
-    tx.conn.execute(update(s.chats).where(s.chats.c.id == chat.id).values(last_seq=seq))
+    _ADVANCE_CHAT.run(tx.conn, {"b_chat_id": chat_id, "b_seq": seq})
     # The sender has read what they wrote.
-    tx.conn.execute(
-        update(s.chat_members)
-        .where(s.chat_members.c.chat_id == chat.id, s.chat_members.c.user_id == actor.user_id)
-        .values(last_read_seq=seq)
-    )
-    _index(tx, cipher, message_id=message_id, chat_id=chat.id, seq=seq, text=text)
+    _SENDER_READ.run(tx.conn, {"b_chat_id": chat_id, "b_user_id": actor.user_id, "b_seq": seq})
+    _index(tx, cipher, message_id=message_id, chat_id=chat_id, seq=seq, text=text)
     return _public(row, text, mention_ids)
 
 
