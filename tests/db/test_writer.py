@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from concurrent.futures import Future
 from typing import Any
 
+import psycopg
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 
 from tests.factories import Business, general_chat
 from zunft.archive.verify import verify_all
@@ -16,7 +19,7 @@ from zunft.db import schema as s
 from zunft.db.tx import Tx
 from zunft.errors import Invalid
 from zunft.journal.chain import Event
-from zunft.messages.service import do_send_message
+from zunft.messages.service import do_send_message, get_history
 
 
 def _hold_writer(ctx: AppContext) -> tuple[threading.Event, Future[None]]:
@@ -93,3 +96,56 @@ def test_nested_write_is_refused_not_deadlocked(ctx: AppContext) -> None:
 
     with pytest.raises(RuntimeError):
         ctx.write(nested)
+
+
+def test_a_broken_connection_fails_its_batch_and_the_next_one_reconnects(
+    ctx: AppContext, biz: Business
+) -> None:
+    chat = general_chat(ctx, biz)
+    worker = biz.actor("worker")
+
+    def break_connection(tx: Tx) -> None:
+        do_send_message(tx, worker, chat, text="geht verloren")
+        tx.conn.connection.dbapi_connection.close()  # type: ignore[union-attr]
+
+    release, blocker = _hold_writer(ctx)
+    doomed = ctx.writer.submit(break_connection)
+    neighbour = ctx.writer.submit(
+        lambda tx: do_send_message(tx, worker, chat, text="im selben Stapel")
+    )
+    release.set()
+    blocker.result()
+    for fut in (doomed, neighbour):
+        with pytest.raises((DBAPIError, sqlite3.Error, psycopg.Error)):
+            fut.result(timeout=30)
+    after = ctx.write(lambda tx: do_send_message(tx, worker, chat, text="danach"))
+    texts = [m["text"] for m in ctx.read(lambda rx: get_history(rx, worker, chat))["messages"]]
+    assert texts == ["danach"]  # nothing of the failed batch was stored, nothing acknowledged lost
+    assert after["seq"] > 0
+    with ctx.engine.connect() as conn:
+        assert all(r.ok for r in verify_all(conn, ctx.keys))
+
+
+def test_after_stop_writes_are_refused_not_left_waiting(ctx: AppContext) -> None:
+    ctx.writer.stop()
+    with pytest.raises(RuntimeError):
+        ctx.writer.submit(lambda tx: None)
+    ctx.writer.start()  # the fixture closes the context, and that stops the writer again
+    assert ctx.write(lambda tx: 42) == 42
+
+
+def test_an_unreachable_database_fails_writes_instead_of_hanging(ctx: AppContext) -> None:
+    from zunft.clock import FakeClock
+    from zunft.db.engine import make_engine
+    from zunft.db.writer import Writer
+
+    engine = make_engine("postgresql+psycopg://zunft@127.0.0.1:1/nirgends")
+    writer = Writer(engine, ctx.keys, FakeClock())
+    writer.start()
+    try:
+        for _ in range(2):  # and the writer thread survives to answer the next one
+            with pytest.raises(DBAPIError):
+                writer.submit(lambda tx: None).result(timeout=30)
+    finally:
+        writer.stop()
+        engine.dispose()

@@ -53,6 +53,21 @@ def _close_nested(conn: Any) -> None:
         conn.get_nested_transaction().rollback()
 
 
+def _fail(batch: list[Any], exc: BaseException) -> None:
+    for _fn, fut in batch:
+        if not fut.done():
+            fut.set_exception(exc)
+
+
+def _discard(conn: Any) -> None:
+    try:
+        unmark_writer(conn)
+        conn.invalidate()  # a broken connection must not go back into the pool
+        conn.close()
+    except Exception:  # closing what is already broken
+        log.debug("discarding the writer's connection failed", exc_info=True)
+
+
 class Writer:
     def __init__(
         self,
@@ -70,11 +85,14 @@ class Writer:
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
         self.batches = 0  # counters for benchmarks and tests of the batching itself
         self.writes = 0
 
     def start(self) -> None:
         if self._thread is None:
+            self._closed = False
             self._thread = threading.Thread(target=self._run, name="zunft-writer", daemon=True)
             self._thread.start()
 
@@ -85,13 +103,14 @@ class Writer:
             self._thread = None
 
     def submit(self, fn: Callable[[Tx], T]) -> Future[T]:
-        if self._thread is None:
-            raise RuntimeError("writer is not running")
         if threading.current_thread() is self._thread:
             # Waiting for our own queue from inside a write would wait forever.
             raise RuntimeError("a write cannot submit another write; call the domain function")
         fut: Future[T] = Future()
-        self._queue.put((fn, fut))
+        with self._lock:  # never enqueue behind a writer that has stopped draining
+            if self._thread is None or self._closed:
+                raise RuntimeError("writer is not running")
+            self._queue.put((fn, fut))
         return fut
 
     def write(self, fn: Callable[[Tx], T]) -> T:
@@ -102,7 +121,7 @@ class Writer:
         return await asyncio.wrap_future(self.submit(fn))
 
     def _run(self) -> None:
-        conn = self._engine.connect()
+        conn: Any = None
         try:
             while True:
                 item = self._queue.get()
@@ -119,16 +138,42 @@ class Writer:
                         stop_after = True
                         break
                     batch.append(nxt)
-                self._commit_batch(conn, batch)
+                try:
+                    if conn is None:
+                        conn = self._engine.connect()
+                    committed = self._commit_batch(conn, batch)
+                except Exception as exc:  # no connection: every caller hears of it
+                    log.exception("the writer cannot reach the database")
+                    _fail(batch, exc)
+                    committed = False
+                if not committed and conn is not None:
+                    # After a failed commit the connection may be broken (a restarted
+                    # PostgreSQL, a full disk): the next batch starts on a fresh one.
+                    _discard(conn)
+                    conn = None
                 if stop_after:
                     return
         finally:
-            unmark_writer(conn)
-            conn.close()
+            with self._lock:
+                self._closed = True
+            if conn is not None:
+                _discard(conn)
+            # Whatever is still queued will never run: say so instead of leaving callers
+            # waiting forever.
+            leftover = []
+            while True:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is not _STOP:
+                    leftover.append(nxt)
+            _fail(leftover, RuntimeError("the writer has stopped"))
 
     def _commit_batch(
         self, conn: Any, batch: list[tuple[Callable[[Tx], Any], Future[Any]]]
-    ) -> None:
+    ) -> bool:
+        """Run and commit one batch; False when the transaction as a whole failed."""
         heads: dict[str, Head] = {}
         outcomes: list[tuple[Future[Any], bool, Any]] = []
         events: list[Event] = []
@@ -160,10 +205,8 @@ class Writer:
                 cursor.close()
         except BaseException as exc:
             log.exception("group commit failed; %d writes rolled back", len(batch))
-            for _fn, fut in batch:  # every caller of the batch, also those not reached yet
-                if not fut.done():
-                    fut.set_exception(exc)
-            return
+            _fail(batch, exc)  # every caller of the batch, also those not reached yet
+            return False
         self.batches += 1
         self.writes += len(outcomes)
         for fut, ok, value in outcomes:
@@ -176,6 +219,7 @@ class Writer:
                 self._on_commit(events)
             except Exception:  # the bus is a doorbell; the journal stays the truth
                 log.exception("publishing %d committed events failed", len(events))
+        return True
 
     @staticmethod
     def _flush_heads(conn: Any, heads: dict[str, Head]) -> None:
