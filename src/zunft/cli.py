@@ -102,7 +102,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from zunft.demo import create_demo, format_login, has_any_tenant
-    from zunft.web.app import create_app
+    from zunft.web.app import create_app, server_options
 
     if args.host is not None:
         settings = settings.with_overrides(host=args.host)
@@ -127,8 +127,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 host=settings.host,
                 port=settings.port,
                 log_level="info",
-                proxy_headers=True,
-                server_header=False,
+                **server_options(ctx),
             )
         finally:
             ctx.close()

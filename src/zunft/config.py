@@ -102,6 +102,43 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("argon2_time_cost", _int(1), 3, "Iterations of Argon2id password hashing."),
     Setting(
+        "bus_url",
+        str,
+        "",
+        "Bus between several app processes: redis://host:port. Empty: one process, in-process "
+        "delivery.",
+    ),
+    Setting(
+        "bus_channel",
+        str,
+        "zunft",
+        "Name of the Redis pub/sub channel; installations sharing one Redis need different ones.",
+    ),
+    Setting(
+        "stream_buffer_frames",
+        _int(16),
+        2000,
+        "Frames queued for one WebSocket before its device is told to resume (close 4008).",
+    ),
+    Setting(
+        "stream_catchup_max",
+        _int(0),
+        500,
+        "A device more journal entries behind than this gets a compact catch-up, not a replay.",
+    ),
+    Setting(
+        "stream_max_frame_bytes",
+        _int(1024),
+        262_144,
+        "Largest WebSocket frame a client may send; larger ones close the socket (1009).",
+    ),
+    Setting(
+        "stream_poll_seconds",
+        _int(1),
+        5,
+        "With a bus: how often each process reads the journal heads in case a doorbell was lost.",
+    ),
+    Setting(
         "group_commit_max",
         _int(1),
         256,

@@ -19,26 +19,9 @@ from zunft.db.engine import make_engine
 from zunft.db.migrate import upgrade
 from zunft.db.tx import Rx, Tx
 from zunft.db.writer import Writer
-from zunft.journal.chain import Event
+from zunft.realtime.bus import Bus, make_bus
 
 T = TypeVar("T")
-
-
-class Bus:
-    """In-process doorbell: committed events go to every subscriber of this process.
-
-    The realtime issue adds a Redis implementation behind the same two methods.
-    """
-
-    def __init__(self) -> None:
-        self._subscribers: list[Callable[[list[Event]], None]] = []
-
-    def subscribe(self, fn: Callable[[list[Event]], None]) -> None:
-        self._subscribers.append(fn)
-
-    def publish(self, events: list[Event]) -> None:
-        for fn in list(self._subscribers):
-            fn(events)
 
 
 @dataclass
@@ -57,6 +40,15 @@ class AppContext:
     def read(self, fn: Callable[[Rx], T]) -> T:
         with self.engine.connect() as conn:
             return fn(Rx(conn, self.keys, self.now_ms()))
+
+    def read_snapshot(self, fn: Callable[[Rx], T]) -> T:
+        """Like `read`, but every query sees the same committed state (SQLite's reader BEGIN
+        does that already; PostgreSQL needs REPEATABLE READ)."""
+        with self.engine.connect() as conn:
+            if conn.dialect.name == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                return fn(Rx(conn, self.keys, self.now_ms()))
 
     def write(self, fn: Callable[[Tx], T]) -> T:
         return self.writer.write(fn)
@@ -92,7 +84,7 @@ def open_context(
 
     keys = Keyring(kek, load_keys)
     clock = clock or SystemClock()
-    bus = Bus()
+    bus = make_bus(settings.bus_url, settings.bus_channel)
     writer = Writer(engine, keys, clock, max_batch=settings.group_commit_max, on_commit=bus.publish)
     writer.start()
     return AppContext(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -9,16 +11,51 @@ from fastapi import APIRouter, FastAPI, Response
 
 from zunft import __version__
 from zunft.context import AppContext
+from zunft.realtime.hub import Hub
 from zunft.web import errors
 from zunft.web.guards import JsonBodyGuard, SecurityHeaders
-from zunft.web.routes import admin, auth, chats, me, messages, projects
+from zunft.web.routes import admin, auth, chats, me, messages, projects, stream
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
 
 
+def server_options(ctx: AppContext) -> dict[str, Any]:
+    """uvicorn settings that belong to the app (used by `zunft serve`, tests and benchmarks)."""
+    return {
+        "proxy_headers": True,
+        "server_header": False,
+        # Frames larger than this close the socket with 1009 inside the protocol library.
+        "ws_max_size": ctx.settings.stream_max_frame_bytes,
+        # Protocol-level pings find dead TCP connections; the hub's own heartbeat (JSON
+        # ping/pong) finds devices that stopped answering, within 55 s.
+        "ws_ping_interval": 20.0,
+        "ws_ping_timeout": 20.0,
+    }
+
+
 def create_app(ctx: AppContext) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The hub lives on the server's event loop: it follows the journal and feeds the
+        # WebSocket stream (realtime/hub.py).
+        hub = Hub(
+            ctx,
+            ctx.bus,
+            buffer_max=ctx.settings.stream_buffer_frames,
+            catchup_max=ctx.settings.stream_catchup_max,
+            poll_seconds=ctx.settings.stream_poll_seconds,
+        )
+        await hub.start()
+        app.state.hub = hub
+        try:
+            yield
+        finally:
+            app.state.hub = None
+            await hub.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="zunft",
         version=__version__,
         summary="Self-hosted messenger for craft businesses",
@@ -33,7 +70,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     api = APIRouter(prefix=API)
-    for module in (auth, me, admin, projects, chats, messages):
+    for module in (auth, me, admin, projects, chats, messages, stream):
         api.include_router(module.router)
 
     @api.get("/health", tags=["ops"], summary="Liveness: the process answers")
