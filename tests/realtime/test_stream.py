@@ -9,6 +9,7 @@ from websockets.sync.client import connect
 from tests.factories import Business, general_chat
 from tests.realtime.live import Device, Live, refused_status
 from zunft.accounts.sessions import do_revoke_session
+from zunft.accounts.users import do_change_user
 from zunft.chats.service import do_change_membership, do_create_channel
 from zunft.messages.service import do_send_message, get_history
 
@@ -309,3 +310,16 @@ def test_heartbeat_finds_a_silent_device_within_a_minute(
         assert silent.closed_with() == 4009
         live.send(biz.actor("owner"), general_chat(live.ctx, biz), "noch da?")
         assert alive.events(1)[0]["data"]["text"] == "noch da?"
+
+
+def test_a_new_role_changes_what_the_stream_delivers(live: Live, biz: Business) -> None:
+    office, worker, lead = biz.actor("office"), biz.actor("worker"), biz.actor("lead")
+    chat = live.ctx.write(
+        lambda tx: do_create_channel(tx, office, title="Büro", member_ids=[lead.user_id])
+    )
+    with live.device(live.token(worker)) as dev:
+        live.send(lead, chat, "vor der Beförderung")
+        live.ctx.write(lambda tx: do_change_user(tx, office, worker.user_id, role="office"))
+        live.send(lead, chat, "nach der Beförderung")
+        texts = [f["data"]["text"] for f in dev.events(1)]
+        assert texts == ["nach der Beförderung"]

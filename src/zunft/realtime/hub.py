@@ -134,7 +134,8 @@ class Conn:
             self.fail(CLOSE_TOO_SLOW, "too slow: resume")
             return
         self.queue.append((frame, seq))
-        self.peak_queue = max(self.peak_queue, len(self.queue))
+        if len(self.queue) > self.peak_queue:
+            self.peak_queue = len(self.queue)
         self.wake.set()
 
     def keep_early(self, ev: Event) -> None:
@@ -411,6 +412,11 @@ class Hub:
                     continue
                 await self._deliver(feed, ev)
                 feed.pos = ev.seq
+                if feed.inbox or feed.pos < feed.target:
+                    # More to come: let the senders write what is queued before the next
+                    # entry, so a large batch does not pile up in the queues of devices that
+                    # read perfectly well.
+                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             raise
         except Exception:
