@@ -20,7 +20,7 @@ PYTEST_ARGS =
 
 help:
 	@echo 'make run    start zunft on http://127.0.0.1:8080 (data in ./zunft-data)'
-	@echo 'make test   lint, type-check and run the tests (starts PostgreSQL if needed)'
+	@echo 'make test   lint, type-check and run the tests (starts PostgreSQL and Redis if needed)'
 	@echo 'make lint   ruff check + ruff format --check + mypy'
 	@echo 'make fmt    ruff format + ruff check --fix'
 	@echo 'make clean  remove caches and install stamps (keeps .venv and zunft-data)'
@@ -42,6 +42,7 @@ run: $(STAMP_RUN)
 
 test: $(STAMP_TEST)
 	bash scripts/ensure-postgres.sh >$(PG_URL_FILE)
+	bash scripts/ensure-redis.sh >/dev/null
 	$(BIN)/ruff check $(EXISTING_PY_DIRS)
 	$(BIN)/ruff format --check $(EXISTING_PY_DIRS)
 	$(BIN)/mypy

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Make sure Redis answers on 127.0.0.1:6379 (for the realtime work; `make test`
-# does not call this yet).
+# Make sure Redis is installed and answers on 127.0.0.1:6379. `make test` calls it: the
+# scale-out tests start redis-server processes of their own (to stop and start them), so
+# the binary must be there.
 #
 #   1. a server already answers  -> use it
 #   2. redis-server installed    -> start it, loopback only, nothing kept on disk

@@ -97,7 +97,8 @@ class RedisBus(Bus):
                     if message is None:
                         await pubsub.ping()  # a dead connection shows itself here
                         continue
-                    self._dispatch(listener, message.get("data"))
+                    if message.get("type") == "message":  # not the answers to pings
+                        self._dispatch(listener, message.get("data"))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -115,12 +116,17 @@ class RedisBus(Bus):
     def _dispatch(self, listener: BusListener, data: Any) -> None:
         try:
             message = json.loads(data)
-            if message.get("o") == self.origin:
-                return  # our own: delivered locally already
-            if message.get("k") == "d":
+            origin, kind = message.get("o"), message.get("k")
+            if kind == "d":
                 heads = {str(t): int(n) for t, n in message["h"].items()}
-                listener.on_doorbell(heads)
-            elif message.get("k") == "s":
-                listener.on_signal(str(message["t"]), dict(message["f"]))
+            elif kind == "s":
+                tenant_id, frame = str(message["t"]), dict(message["f"])
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("bus: ignored a malformed message")
+            return
+        if origin == self.origin:
+            return  # our own: delivered locally already
+        if kind == "d":
+            listener.on_doorbell(heads)
+        elif kind == "s":
+            listener.on_signal(tenant_id, frame)
