@@ -8,11 +8,15 @@ root as `.venv/bin/python benchmarks/<name>.py`).
 from __future__ import annotations
 
 import math
+import os
 import platform
 import random
 import secrets
 import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -139,6 +143,47 @@ def percentile(sorted_values: Sequence[float], p: float) -> float:
         return math.nan
     rank = max(1, math.ceil(p / 100 * len(sorted_values)))
     return sorted_values[rank - 1]
+
+
+# --- zunft serve in a subprocess --------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(
+    settings: Settings, port: int, log_path: Path, **env_extra: str
+) -> subprocess.Popen[bytes]:
+    """`zunft serve` on loopback for the data of `settings` (plus ZUNFT_* overrides)."""
+    env = {
+        **os.environ,
+        "ZUNFT_DATA_DIR": str(settings.data_path),
+        "ZUNFT_DATABASE_URL": settings.database_url,
+        "ZUNFT_DEMO": "false",
+        "ZUNFT_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
+        "ZUNFT_ARGON2_TIME_COST": str(settings.argon2_time_cost),
+        **env_extra,
+    }
+    code = "import sys; from zunft.cli import main; sys.exit(main(sys.argv[1:]))"
+    with log_path.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 # --- a business ------------------------------------------------------------------------------

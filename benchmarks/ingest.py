@@ -24,12 +24,9 @@ import asyncio
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
@@ -42,9 +39,12 @@ from common import (
     build_business,
     database_info,
     exit_on_sigterm,
+    free_port,
     machine_info,
     message_text,
     percentile,
+    start_server,
+    stop_server,
     worker_emails,
 )
 from zunft.accounts.actor import Actor
@@ -162,31 +162,6 @@ def run_direct(settings: Settings, args: argparse.Namespace, rng: random.Random)
 # --- http: zunft serve in a subprocess, asyncio clients ---------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(settings: Settings, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "ZUNFT_DATA_DIR": str(settings.data_path),
-        "ZUNFT_DATABASE_URL": settings.database_url,
-        "ZUNFT_DEMO": "false",
-        "ZUNFT_ARGON2_MEMORY_KIB": str(settings.argon2_memory_kib),
-        "ZUNFT_ARGON2_TIME_COST": str(settings.argon2_time_cost),
-    }
-    code = "import sys; from zunft.cli import main; sys.exit(main(sys.argv[1:]))"
-    with log_path.open("wb") as out:
-        return subprocess.Popen(
-            [sys.executable, "-c", code, "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-
 async def http_round(
     base: str, tokens: list[str], chats: list[str], texts: list[list[str]], tag: str
 ) -> tuple[float, list[float]]:
@@ -290,12 +265,7 @@ def run_http(settings: Settings, args: argparse.Namespace, rng: random.Random) -
         elapsed, latencies = asyncio.run(http_round(base, tokens, chats, texts, "run"))
         client_cpu = time.process_time() - cpu0
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
     with bench_context(settings) as ctx:
         stored = count_messages(ctx) - warm * args.senders
     sent = per_sender * args.senders
