@@ -14,15 +14,27 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 
 from zunft.accounts.actor import Actor
 from zunft.db import schema as s
+from zunft.db.prepared import Prepared
 from zunft.db.tx import Tx
 from zunft.errors import Conflict, Invalid
 from zunft.journal.chain import canonical
 
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+# Every message sent runs both: prepared once (db/prepared.py), not built per call.
+_SELECT = Prepared(
+    select(
+        s.client_writes.c.request_hash, s.client_writes.c.status, s.client_writes.c.response_enc
+    ).where(
+        s.client_writes.c.tenant_id == bindparam("tenant_id"),
+        s.client_writes.c.user_id == bindparam("user_id"),
+        s.client_writes.c.client_id == bindparam("client_id"),
+    )
+)
+_INSERT = Prepared(insert(s.client_writes))
 
 
 def check_client_id(client_id: str) -> str:
@@ -48,26 +60,20 @@ def do_once(
     request_hash = hashlib.sha256(canonical(request)).digest()
     cipher = tx.cipher(actor.tenant_id)
     purpose = f"client_writes/{actor.user_id}/{client_id}"
-    row = tx.conn.execute(
-        select(s.client_writes).where(
-            s.client_writes.c.tenant_id == actor.tenant_id,
-            s.client_writes.c.user_id == actor.user_id,
-            s.client_writes.c.client_id == client_id,
-        )
-    ).first()
+    key = {"tenant_id": actor.tenant_id, "user_id": actor.user_id, "client_id": client_id}
+    row = _SELECT.first(tx.conn, key)
     if row is not None:
-        if row.request_hash != request_hash:
+        stored_hash, stored_status, response_enc = row
+        if bytes(stored_hash) != request_hash:
             raise Conflict(
                 "This client_id was used for a different request.", code="client_id_reused"
             )
-        return row.status, json.loads(cipher.decrypt(purpose, row.response_enc)), True
+        return stored_status, json.loads(cipher.decrypt(purpose, bytes(response_enc))), True
     body = work()
-    tx.conn.execute(
-        insert(s.client_writes),
+    _INSERT.run(
+        tx.conn,
         {
-            "tenant_id": actor.tenant_id,
-            "user_id": actor.user_id,
-            "client_id": client_id,
+            **key,
             "request_hash": request_hash,
             "status": status,
             "response_enc": cipher.encrypt(purpose, canonical(body)),

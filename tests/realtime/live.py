@@ -91,6 +91,12 @@ class Live:
         loop.call_soon_threadsafe(run)
         return fut.result(WAIT)
 
+    def run(self, coro: Any) -> Any:
+        """Await a coroutine on the server's event loop."""
+        loop = self.hub.loop
+        assert loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, loop).result(WAIT)
+
     def settle(self) -> None:
         """Wait until the hub has delivered everything committed so far (its feeds' pumps
         have caught up with the journal): then "nothing arrived" means nothing will."""
@@ -151,12 +157,14 @@ class Device:
             dev = cls(ws)
             if wait_ready:
                 dev.hello = dev.next("hello")
-                dev.position = int(dev.hello["seq"])
+                # Resumed: the position moves with the replayed entries (and "ready").
+                # Otherwise the catch-up ("sync") stands for everything up to the head.
+                dev.position = int(since or 0) if dev.hello["resumed"] else int(dev.hello["seq"])
             yield dev
 
     def recv(self, timeout: float = WAIT) -> dict[str, Any]:
         frame = json.loads(self.ws.recv(timeout=timeout))
-        if isinstance(frame.get("seq"), int) and frame["type"] in ("event", "pos", "sync"):
+        if isinstance(frame.get("seq"), int) and frame["type"] in ("event", "pos", "sync", "ready"):
             self.position = max(self.position, frame["seq"])
         return dict(frame)
 

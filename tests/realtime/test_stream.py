@@ -11,6 +11,8 @@ from tests.realtime.live import Device, Live, refused_status
 from zunft.accounts.sessions import do_revoke_session
 from zunft.accounts.users import do_change_user
 from zunft.chats.service import do_change_membership, do_create_channel
+from zunft.config import Settings
+from zunft.context import open_context
 from zunft.messages.service import do_send_message, get_history
 
 
@@ -323,3 +325,29 @@ def test_a_new_role_changes_what_the_stream_delivers(live: Live, biz: Business) 
         live.send(lead, chat, "nach der Beförderung")
         texts = [f["data"]["text"] for f in dev.events(1)]
         assert texts == ["nach der Beförderung"]
+
+
+def test_entries_the_hub_learns_of_late_are_not_sent_twice(
+    live: Live, biz: Business, settings: Settings
+) -> None:
+    """Another process commits (its own writer; this hub is not told): a device joining
+    now gets the entry in its snapshot, and when this hub learns of it later (its poll, a
+    doorbell), the device does not get it a second time."""
+    chat = general_chat(live.ctx, biz)
+    worker, lead = biz.actor("worker"), biz.actor("lead")
+    token = live.token(worker)
+    # The owner stays connected, so this hub keeps following the business from before.
+    with live.device(live.token(biz.actor("owner"))) as owner:
+        with live.device(token) as dev:
+            position = dev.position
+        other = open_context(settings, migrate=False)
+        try:
+            late = other.write(lambda tx: do_send_message(tx, lead, chat, text="von nebenan"))
+        finally:
+            other.close()
+        with live.device(token, since=position) as dev:
+            assert [f["seq"] for f in dev.events(1)] == [late["seq"]]  # from the journal
+            live.run(live.hub.poll())  # now this hub learns of it too
+            assert [f["seq"] for f in owner.events(1)] == [late["seq"]]
+            after = live.send(lead, chat, "danach")
+            assert [f["seq"] for f in dev.events(1)] == [after["seq"]]

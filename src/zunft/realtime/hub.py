@@ -109,13 +109,17 @@ class Conn:
         self.early: list[Event] = []
         self.queue: deque[tuple[str, int]] = deque()
         self.position = 0  # highest seq given to the client (its resume position)
-        self.wake = asyncio.Event()
+        # The snapshot's journal head: entries up to it reached the device with the snapshot,
+        # even if this process's hub delivers them only later (it may lag the database).
+        self.floor = -1
         self.closing: tuple[int, str] | None = None
-        self.closed = asyncio.Event()
         self.last_heard = now_ms
         self.last_ping = now_ms
-        self.typing_at: dict[str, int] = {}
+        self.typing_at: dict[str, int] | None = None
+        # An idle device has no sender task: one is started when a frame is queued and
+        # ends when the queue is empty (memory per idle connection, benchmarks/fanout.py W2).
         self.sender: asyncio.Task[None] | None = None
+        self.live = False  # frames are only written once joining has finished
         self.peak_queue = 0
 
     @property
@@ -136,7 +140,8 @@ class Conn:
         self.queue.append((frame, seq))
         if len(self.queue) > self.peak_queue:
             self.peak_queue = len(self.queue)
-        self.wake.set()
+        if self.sender is None and self.live:
+            self.sender = asyncio.get_running_loop().create_task(self._drain())
 
     def keep_early(self, ev: Event) -> None:
         if len(self.early) >= self.buffer_max:
@@ -147,40 +152,38 @@ class Conn:
 
     def fail(self, code: int, reason: str) -> None:
         """End the connection: stop queueing, let the sender close the socket."""
-        if self.closing is None:
-            self.closing = (code, reason)
-            self.wake.set()
-            if self.sender is not None and code in (CLOSE_TOO_SLOW, CLOSE_DEAD):
-                # The sender may be stuck writing to a client that does not read.
-                self.sender.cancel()
-                asyncio.get_running_loop().create_task(self._close_now())
+        if self.closing is not None:
+            return
+        self.closing = (code, reason)
+        if self.sender is not None and code in (CLOSE_TOO_SLOW, CLOSE_DEAD):
+            # The sender may be stuck writing to a client that does not read.
+            self.sender.cancel()
+            self.sender = None
+        if self.sender is None:
+            self.sender = asyncio.get_running_loop().create_task(self._drain())
 
-    async def _close_now(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._close(*(self.closing or (CLOSE_SERVER, "")))
-        self.closed.set()
+    def start(self) -> None:
+        """Joining has finished: write what is queued, and from now on as it comes."""
+        self.live = True
+        if self.sender is None and (self.queue or self.closing is not None):
+            self.sender = asyncio.get_running_loop().create_task(self._drain())
 
-    # -- the sender task -----------------------------------------------------------------
-
-    async def run_sender(self) -> None:
+    async def _drain(self) -> None:
         try:
-            while True:
-                await self.wake.wait()
-                self.wake.clear()
-                while self.queue and self.closing is None:
-                    frame, seq = self.queue.popleft()
-                    await self._send(frame)
-                    if seq > self.position:
-                        self.position = seq
-                if self.closing is not None:
-                    await self._close(*self.closing)
-                    self.closed.set()
-                    return
+            while self.queue and self.closing is None:
+                frame, seq = self.queue.popleft()
+                await self._send(frame)
+                if seq > self.position:
+                    self.position = seq
+            if self.closing is not None:
+                await self._close(*self.closing)
         except asyncio.CancelledError:
             raise
         except Exception:  # the socket went away under us; the receiver notices too
             log.debug("stream: sending failed", exc_info=True)
-            self.closed.set()
+        finally:
+            if self.sender is asyncio.current_task():
+                self.sender = None
 
     # -- visibility ----------------------------------------------------------------------
 
@@ -189,6 +192,8 @@ class Conn:
         say whether the hub must re-read something ("refresh" or "revalidate")."""
         visible = self.visible
         assert visible is not None
+        if ev.seq <= self.floor:
+            return None  # covered by the snapshot, visibility changes included
         me = self.actor.user_id
         kind = ev.kind
         data = ev.payload
@@ -519,11 +524,10 @@ class Hub:
         snapshot already covers are dropped, the rest delivered, in order. Runs without
         awaiting, so nothing can slip in between."""
         conn.visible = visible
+        conn.floor = head
         conn.position = max(conn.position, head)
         early, conn.early = conn.early, []
         for ev in early:
-            if ev.seq <= head:
-                continue
             action = conn.offer(ev, lambda ev=ev: encode(event_frame(ev)))  # type: ignore[misc]
             if action is not None:
                 self._spawn(self._recheck(conn, action))

@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response, WebSocket
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zunft import __version__
 from zunft.context import AppContext
@@ -31,6 +32,10 @@ def server_options(ctx: AppContext) -> dict[str, Any]:
         # ping/pong) finds devices that stopped answering, within 55 s.
         "ws_ping_interval": 20.0,
         "ws_ping_timeout": 20.0,
+        # No permessage-deflate: it compresses every frame once per device (the same event
+        # twenty times for a chat of twenty), which cost a fifth of the server's CPU in
+        # benchmarks/fanout.py, for frames of a few hundred bytes.
+        "ws_per_message_deflate": False,
     }
 
 
@@ -70,7 +75,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     api = APIRouter(prefix=API)
-    for module in (auth, me, admin, projects, chats, messages, stream):
+    for module in (auth, me, admin, projects, chats, messages):
         api.include_router(module.router)
 
     @api.get("/health", tags=["ops"], summary="Liveness: the process answers")
@@ -96,4 +101,24 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.openapi = openapi  # type: ignore[method-assign]
     app.add_middleware(JsonBodyGuard, max_body_bytes=ctx.settings.max_body_bytes)
     app.add_middleware(SecurityHeaders)
+    _serve_stream_first(app)
     return app
+
+
+def _serve_stream_first(app: FastAPI) -> None:
+    """Hand WebSocket handshakes on /api/v1/stream to the stream before the middleware and
+    routing stack (web/routes/stream.py says why); everything else goes through it."""
+    build = app.build_middleware_stack
+
+    def build_middleware_stack() -> ASGIApp:
+        inner = build()
+
+        async def outer(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "websocket" and scope["path"] == stream.STREAM_PATH:
+                await stream.stream(WebSocket(scope, receive, send))
+            else:
+                await inner(scope, receive, send)
+
+        return outer
+
+    app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]

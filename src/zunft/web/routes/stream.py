@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
 from zunft.accounts.actor import Actor
@@ -31,7 +31,7 @@ from zunft.web.deps import SESSION_COOKIE
 from zunft.web.errors import error_response
 from zunft.web.models import MessageIn
 
-router = APIRouter()
+STREAM_PATH = "/api/v1/stream"
 log = logging.getLogger(__name__)
 
 MAX_SEQ = 2**63 - 1
@@ -70,8 +70,9 @@ def _parse_since(raw: str | None) -> tuple[int | None, bool]:
     return since, True
 
 
-@router.websocket("/stream", name="stream")
 async def stream(ws: WebSocket) -> None:
+    """The endpoint. web/app.py calls it for websocket scopes on STREAM_PATH ahead of the
+    routing and middleware stack: those cost several KB per connection, for nothing here."""
     ctx: AppContext = ws.app.state.ctx
     hub: Hub | None = getattr(ws.app.state, "hub", None)
     if hub is None:
@@ -123,7 +124,7 @@ class Stream:
         self.hub = hub
         self.ws = ws
         self.max_frame = ctx.settings.stream_max_frame_bytes
-        self.inflight = asyncio.Semaphore(MAX_INFLIGHT)
+        self.inflight: asyncio.Semaphore | None = None  # made on the first send
         self.acks: set[asyncio.Task[None]] = set()
         self.conn = Conn(
             actor,
@@ -143,8 +144,7 @@ class Stream:
         try:
             await self.hub.register(conn)
             await self._join(since, since_ok)
-            conn.sender = asyncio.create_task(conn.run_sender(), name="zunft-ws-sender")
-            conn.wake.set()
+            conn.start()
             await self._receive()
         except WebSocketDisconnect:
             pass
@@ -314,8 +314,12 @@ class Stream:
             self._error("unavailable", "The server is shutting down; retry.", client_id=client_id)
             return
 
+        if self.inflight is None:
+            self.inflight = asyncio.Semaphore(MAX_INFLIGHT)
+        inflight = self.inflight
+
         async def answer() -> None:
-            async with self.inflight:
+            async with inflight:
                 try:
                     result = await asyncio.wrap_future(fut)
                 except ZunftError as exc:
@@ -338,6 +342,8 @@ class Stream:
             self._error("not_found", "No such chat.")
             return
         now = self.ctx.now_ms()
+        if conn.typing_at is None:
+            conn.typing_at = {}
         if now - conn.typing_at.get(chat_id, -TYPING_EVERY_MS) < TYPING_EVERY_MS:
             return  # at most one typing signal per chat every two seconds per device
         conn.typing_at[chat_id] = now
@@ -350,10 +356,11 @@ class Stream:
         conn = self.conn
         if conn.closing is None:
             conn.closing = (1000, "")
-        if conn.sender is not None:
-            conn.sender.cancel()
+        sender = conn.sender
+        if sender is not None:
+            sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await conn.sender
+                await sender
         await self.hub.unregister(conn)
         session_id = conn.actor.session_id
         if session_id is not None and conn.closing[0] != CLOSE_SESSION_ENDED:
