@@ -8,6 +8,8 @@ import os
 import socket
 from pathlib import Path
 
+import pytest
+
 from tests.factories import Business, general_chat
 from tests.realtime.live import WAIT, Live
 from zunft.messages.service import do_send_message
@@ -32,7 +34,7 @@ def _conns(live: Live) -> dict[str, tuple[int, int, tuple[int, str] | None]]:
 
 
 def test_a_device_that_never_reads_is_cut_loose_and_the_others_get_everything(
-    live: Live, biz: Business
+    live: Live, biz: Business, request: pytest.FixtureRequest
 ) -> None:
     chat = general_chat(live.ctx, biz)
     lead, worker, owner = biz.actor("lead"), biz.actor("worker"), biz.actor("owner")
@@ -41,6 +43,7 @@ def test_a_device_that_never_reads_is_cut_loose_and_the_others_get_everything(
     # The stalled phone: a tiny receive window, a handshake by hand, and then nothing is
     # ever read from the socket again.
     stalled = socket.socket()
+    request.addfinalizer(stalled.close)
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
     stalled.settimeout(WAIT)
     stalled.connect(("127.0.0.1", live.port))
@@ -74,4 +77,3 @@ def test_a_device_that_never_reads_is_cut_loose_and_the_others_get_everything(
         assert queued == 0
         assert peak <= buffer_max
         assert state[owner.user_id][2] is None  # the healthy device goes on
-    stalled.close()

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -520,6 +521,7 @@ class Hub:
             )
 
     def go_live(self, conn: Conn, head: int, visible: set[str]) -> None:
+        visible = {sys.intern(c) for c in visible}  # one copy of each id, not one per device
         """Finish joining: the snapshot was read at `head`; entries kept meanwhile that the
         snapshot already covers are dropped, the rest delivered, in order. Runs without
         awaiting, so nothing can slip in between."""

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response, WebSocket
+from fastapi import APIRouter, FastAPI, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zunft import __version__
@@ -115,7 +115,7 @@ def _serve_stream_first(app: FastAPI) -> None:
 
         async def outer(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] == "websocket" and scope["path"] == stream.STREAM_PATH:
-                await stream.stream(WebSocket(scope, receive, send))
+                await stream.stream(scope, receive, send)
             else:
                 await inner(scope, receive, send)
 

@@ -14,8 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
-from fastapi import WebSocket, WebSocketDisconnect
+from fastapi import WebSocket
 from pydantic import ValidationError
+from starlette.types import Receive, Scope, Send
 
 from zunft.accounts.actor import Actor
 from zunft.accounts.sessions import do_touch_session, get_session_actor
@@ -70,9 +71,10 @@ def _parse_since(raw: str | None) -> tuple[int | None, bool]:
     return since, True
 
 
-async def stream(ws: WebSocket) -> None:
+async def stream(scope: Scope, receive: Receive, send: Send) -> None:
     """The endpoint. web/app.py calls it for websocket scopes on STREAM_PATH ahead of the
     routing and middleware stack: those cost several KB per connection, for nothing here."""
+    ws = WebSocket(scope, receive, send)  # for the handshake only
     ctx: AppContext = ws.app.state.ctx
     hub: Hub | None = getattr(ws.app.state, "hub", None)
     if hub is None:
@@ -112,32 +114,46 @@ async def stream(ws: WebSocket) -> None:
         return
     since, since_ok = _parse_since(ws.query_params.get("since"))
     await ws.accept()
-    await Stream(ctx, hub, ws, actor, token).run(since, since_ok)
+    # From here on the raw ASGI callables are enough; the WebSocket object (with its parsed
+    # headers, cookies and query) is not kept for the life of the connection.
+    await Stream(ctx, hub, receive, send, actor, token).run(since, since_ok)
 
 
 class Stream:
     """One connected device: joining (snapshot), then the receive loop; a Conn's sender task
     writes everything the hub queues for it."""
 
-    def __init__(self, ctx: AppContext, hub: Hub, ws: WebSocket, actor: Actor, token: str):
+    def __init__(
+        self,
+        ctx: AppContext,
+        hub: Hub,
+        receive: Receive,
+        send: Send,
+        actor: Actor,
+        token: str,
+    ) -> None:
         self.ctx = ctx
         self.hub = hub
-        self.ws = ws
+        self._receive_raw = receive
+        self._send_raw = send
         self.max_frame = ctx.settings.stream_max_frame_bytes
         self.inflight: asyncio.Semaphore | None = None  # made on the first send
-        self.acks: set[asyncio.Task[None]] = set()
+        self.acks: set[asyncio.Task[Any]] = set()
         self.conn = Conn(
             actor,
             token,
-            send=ws.send_text,
+            send=self.send_text,
             close=self._close,
             buffer_max=hub.buffer_max,
             now_ms=ctx.now_ms(),
         )
 
+    async def send_text(self, text: str) -> None:
+        await self._send_raw({"type": "websocket.send", "text": text})
+
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(Exception):
-            await self.ws.close(code, reason)
+            await self._send_raw({"type": "websocket.close", "code": code, "reason": reason})
 
     async def run(self, since: int | None, since_ok: bool) -> None:
         conn = self.conn
@@ -146,8 +162,6 @@ class Stream:
             await self._join(since, since_ok)
             conn.start()
             await self._receive()
-        except WebSocketDisconnect:
-            pass
         except Exception:
             log.exception("stream: connection failed")
             await self._close(1011, "internal error: reconnect")
@@ -160,7 +174,7 @@ class Stream:
             self.ctx.read_snapshot,
             lambda rx: read_snapshot(rx, actor, since, self.hub.catchup_max),
         )
-        send = self.ws.send_text
+        send = self.send_text
         await send(
             encode(
                 {
@@ -202,7 +216,7 @@ class Stream:
     async def _receive(self) -> None:
         conn = self.conn
         while conn.closing is None:
-            message = await self.ws.receive()
+            message = await self._receive_raw()
             if message["type"] == "websocket.disconnect":
                 return
             conn.last_heard = self.ctx.now_ms()
