@@ -11,7 +11,7 @@ from zunft import __version__
 from zunft.context import AppContext
 from zunft.web import errors
 from zunft.web.guards import JsonBodyGuard, SecurityHeaders
-from zunft.web.routes import admin, auth, chats, me, messages, projects
+from zunft.web.routes import admin, auth, chats, customers, me, messages, projects
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -33,7 +33,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     api = APIRouter(prefix=API)
-    for module in (auth, me, admin, projects, chats, messages):
+    for module in (auth, me, admin, projects, chats, messages, customers):
         api.include_router(module.router)
 
     @api.get("/health", tags=["ops"], summary="Liveness: the process answers")
