@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -9,16 +12,46 @@ from fastapi import APIRouter, FastAPI, Response
 
 from zunft import __version__
 from zunft.context import AppContext
+from zunft.due import run_due_forever
 from zunft.web import errors
 from zunft.web.guards import JsonBodyGuard, SecurityHeaders
-from zunft.web.routes import admin, auth, chats, customers, me, messages, projects
+from zunft.web.routes import (
+    admin,
+    auth,
+    chats,
+    customers,
+    hours,
+    me,
+    messages,
+    projects,
+    reports,
+)
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(ctx: AppContext) -> FastAPI:
+def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
+    """`background`: also run the due work (report escalation, customer reminders) every
+    ZUNFT_DUE_INTERVAL_SECONDS while the app is served (`zunft serve`; tests call run_due)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = (
+            asyncio.create_task(run_due_forever(ctx, ctx.settings.due_interval_seconds))
+            if background
+            else None
+        )
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
+
     app = FastAPI(
+        lifespan=lifespan,
         title="zunft",
         version=__version__,
         summary="Self-hosted messenger for craft businesses",
@@ -33,7 +66,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     api = APIRouter(prefix=API)
-    for module in (auth, me, admin, projects, chats, messages, customers):
+    for module in (auth, me, admin, projects, chats, messages, customers, reports, hours):
         api.include_router(module.router)
 
     @api.get("/health", tags=["ops"], summary="Liveness: the process answers")
