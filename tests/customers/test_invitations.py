@@ -282,3 +282,35 @@ def test_bad_invitation_input(ctx: AppContext, client: TestClient, biz: Business
     assert_error(accept(client, "x" * 43, bad_hash), 422, "validation_error")
     ok(owner.patch(f"/projects/{project['id']}", json={"status": "archived"}))
     assert_error(owner.post(path, json={"name": "A"}), 409, "project_archived")
+
+
+def test_a_new_device_for_an_existing_customer(
+    ctx: AppContext, client: TestClient, biz: Business
+) -> None:
+    owner = login(client, biz, "owner")
+    project = make_project(owner, biz)
+    phone, chat = join(client, invite(owner, project["id"])["token"])
+    lead = login(client, biz, "lead")
+    link = ok(
+        lead.post(f"/customer-chats/{chat}/device-links", json={"client_id": "geraet-1"}), 201
+    )
+    assert link["name"] == "Erika Zander"
+    consent = ok(lookup(client, link["token"]))["consent"]
+    tablet = ok(accept(client, link["token"], consent, device_name="Tablet"), 201)
+    assert (tablet["user_id"], tablet["chat_id"]) == (phone.user_id, chat)
+    assert _count(ctx, s.users, s.users.c.kind == "customer") == 1
+    devices = [e["device"] for e in journal_entries(ctx, biz.tenant_id, "consent.given")]
+    assert devices == ["Erikas Telefon", "Tablet"]
+    assert len(ok(phone.get("/sessions"))["sessions"]) == 2
+    assert_error(accept(client, link["token"], consent), 404, "invitation_invalid")
+    # After a withdrawal no link opens the account again.
+    spare = ok(lead.post(f"/customer-chats/{chat}/device-links", json={}), 201)
+    assert phone.post("/customer/consent/withdraw").status_code == 204
+    assert_error(lookup(client, spare["token"]), 404, "invitation_invalid")
+    r = lead.post(f"/customer-chats/{chat}/device-links", json={})
+    assert_error(r, 409, "consent_withdrawn")
+    # Only customer chats have device links; a worker outside the chat does not see it.
+    r = lead.post(f"/customer-chats/{project['chat_id']}/device-links", json={})
+    assert_error(r, 404, "not_found")
+    worker = login(client, biz, "worker")
+    assert_error(worker.post(f"/customer-chats/{chat}/device-links", json={}), 404, "not_found")

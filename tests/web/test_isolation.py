@@ -56,6 +56,7 @@ OPS: dict[tuple[str, str], Callable[[Ids], dict[str, Any]] | None] = {
     ("GET", "/projects/{project_id}/customer-invitations"): None,
     ("DELETE", "/customer-invitations/{invitation_id}"): None,
     ("GET", "/chats/{chat_id}/people"): None,
+    ("POST", "/customer-chats/{chat_id}/device-links"): lambda a: {},
     ("DELETE", "/routing-rules/{rule_id}"): None,
     ("POST", "/projects/{project_id}/reports"): lambda a: {
         "client_id": f"r-{new_id()}",

@@ -112,10 +112,76 @@ def do_create_customer_invitation(
     }
 
 
+def do_create_device_link(tx: Tx, actor: Actor, chat_id: str, *, days: int) -> dict[str, Any]:
+    """A new link for an existing customer (a new phone, a cleared browser): it opens the same
+    account and chats; consent is asked for again and recorded for the new device."""
+    check_staff_actor(actor)
+    chat = access_chat(tx, actor, chat_id)
+    link = tx.conn.execute(
+        select(s.customer_chats.c.customer_id, s.customers.c.withdrawn_at)
+        .join(s.customers, s.customers.c.user_id == s.customer_chats.c.customer_id)
+        .where(s.customer_chats.c.chat_id == chat_id)
+    ).first()
+    if chat.kind != "customer" or link is None:
+        raise NotFound("No such customer chat.")
+    project, _ = access_project(tx, actor, chat.project_id)
+    check_manage_project(actor, project)
+    if link.withdrawn_at is not None:
+        raise Conflict(
+            "The customer withdrew their consent; invite them anew if they wish.",
+            code="consent_withdrawn",
+        )
+    if not 1 <= days <= 30:
+        raise Invalid("An invitation is valid for 1 to 30 days.", code="invalid_days")
+    cipher = tx.cipher(actor.tenant_id)
+    enc = tx.conn.execute(
+        select(s.users.c.name_enc).where(s.users.c.id == link.customer_id)
+    ).scalar_one()
+    name = cipher.decrypt(f"users.name/{link.customer_id}", enc)
+    invitation_id = new_id()
+    token = new_token(TOKEN_BYTES)
+    expires = tx.now_ms + days * DAY_MS
+    tx.conn.execute(
+        insert(s.customer_invitations),
+        {
+            "id": invitation_id,
+            "tenant_id": actor.tenant_id,
+            "project_id": chat.project_id,
+            "customer_id": link.customer_id,
+            "token_hash": secret_hash(token),
+            "name_enc": cipher.encrypt(f"customer_invitations.name/{invitation_id}", name),
+            "email_enc": None,
+            "created_by": actor.user_id,
+            "created_at": tx.now_ms,
+            "expires_at": expires,
+        },
+    )
+    tx.append(
+        actor.tenant_id,
+        "customer_invitation.created",
+        {
+            "invitation_id": invitation_id,
+            "project_id": chat.project_id,
+            "customer_id": link.customer_id,
+            "expires_at": expires,
+        },
+        actor_id=actor.user_id,
+    )
+    return {
+        "id": invitation_id,
+        "token": token,
+        "project_id": chat.project_id,
+        "name": name,
+        "email": None,
+        "expires_at": expires,
+    }
+
+
 def _invitation_view(cipher: Any, row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "project_id": row.project_id,
+        "customer_id": row.customer_id,  # set: a link for another device of this customer
         "name": cipher.decrypt_opt(f"customer_invitations.name/{row.id}", row.name_enc),
         "email": cipher.decrypt_opt(f"customer_invitations.email/{row.id}", row.email_enc),
         "created_at": row.created_at,
@@ -176,9 +242,11 @@ def _open_invitation(rx: Rx, token: str) -> Any:
             s.tenants.c.name.label("tenant_name"),
             s.projects.c.name_enc.label("project_name_enc"),
             s.projects.c.status.label("project_status"),
+            s.customers.c.withdrawn_at.label("customer_withdrawn_at"),
         )
         .join(s.tenants, s.tenants.c.id == ci.c.tenant_id)
         .join(s.projects, s.projects.c.id == ci.c.project_id)
+        .outerjoin(s.customers, s.customers.c.user_id == ci.c.customer_id)
         .where(ci.c.token_hash == secret_hash(token))
     ).first()
     if (
@@ -187,6 +255,7 @@ def _open_invitation(rx: Rx, token: str) -> Any:
         or row.revoked_at is not None
         or row.expires_at <= rx.now_ms
         or row.project_status == "archived"
+        or row.customer_withdrawn_at is not None
     ):
         raise _invalid_link()
     return row
@@ -260,6 +329,9 @@ def do_accept_customer_invitation(
     row = _open_invitation(tx, token)
     tenant_id = row.tenant_id
     current = check_consent_matches(tx, tenant_id, consent_version, consent_sha256)
+    device = " ".join(device_name.split())[:100] or "Browser"
+    if row.customer_id is not None:
+        return _accept_device_link(tx, row, current, device, kind, days)
     user_id = new_id()
     _spend(tx, row.id)
     cipher = tx.cipher(tenant_id)
@@ -322,13 +394,43 @@ def do_accept_customer_invitation(
     ).scalar()
     for member in [user_id, *_active_staff_ids(tx, tenant_id, [lead, row.created_by])]:
         do_add_member(tx, tenant_id=tenant_id, chat_id=chat_id, user_id=member, actor_id=user_id)
-    device = " ".join(device_name.split())[:100] or "Browser"
     _journal_consent(tx, tenant_id, user_id, chat_id, current, device)
     session = do_create_session(
         tx, tenant_id=tenant_id, user_id=user_id, kind=kind, device_name=device, days=days
     )
     actor = Actor(tenant_id, user_id, "customer", session.id, "customer")
     return actor, chat_id, session
+
+
+def _accept_device_link(
+    tx: Tx, row: Any, current: dict[str, Any], device: str, kind: str, days: int
+) -> tuple[Actor, str, NewSession]:
+    """Another device of an existing customer: the same account and chats, consent recorded
+    again for this device (it may be a newer version of the text)."""
+    user_id = row.customer_id
+    _spend(tx, row.id, used_by=user_id)
+    tx.conn.execute(
+        update(s.customers)
+        .where(s.customers.c.user_id == user_id)
+        .values(
+            consent_version=current["version"],
+            consent_sha256=bytes.fromhex(current["sha256"]),
+            consent_at=tx.now_ms,
+        )
+    )
+    chats = _chat_ids(tx, user_id)
+    for chat_id in chats:
+        _journal_consent(tx, row.tenant_id, user_id, chat_id, current, device)
+    chat_id = tx.conn.execute(
+        select(s.customer_chats.c.chat_id).where(
+            s.customer_chats.c.customer_id == user_id,
+            s.customer_chats.c.project_id == row.project_id,
+        )
+    ).scalar_one()
+    session = do_create_session(
+        tx, tenant_id=row.tenant_id, user_id=user_id, kind=kind, device_name=device, days=days
+    )
+    return Actor(row.tenant_id, user_id, "customer", session.id, "customer"), chat_id, session
 
 
 def _journal_consent(

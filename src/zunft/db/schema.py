@@ -293,6 +293,8 @@ customer_invitations = Table(
     Column("used_by", ID, ForeignKey("users.id"), nullable=True),
     Column("declined_at", Millis, nullable=True),
     Column("revoked_at", Millis, nullable=True),
+    # Set: a link for another device of this existing customer (no new account, same chats).
+    Column("customer_id", ID, ForeignKey("users.id"), nullable=True),
     Index(None, "tenant_id", "project_id"),
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request, Response
@@ -26,6 +27,7 @@ from zunft.customers.service import (
     check_staff_actor,
     do_accept_customer_invitation,
     do_create_customer_invitation,
+    do_create_device_link,
     do_decline_customer_invitation,
     do_reconsent,
     do_revoke_customer_invitation,
@@ -64,6 +66,13 @@ class CustomerInvitationIn(Body):
     )
 
 
+class DeviceLinkIn(Body):
+    client_id: str | None = Field(default=None, max_length=64)
+    days: int | None = Field(
+        default=None, ge=1, le=30, description="Default: ZUNFT_CUSTOMER_INVITATION_DAYS."
+    )
+
+
 class TokenIn(Body):
     token: str = Field(max_length=100)
 
@@ -93,6 +102,63 @@ def _origin(request: Request, ctx: Ctx) -> str:
 # --- staff --------------------------------------------------------------------------------
 
 
+def _issue(
+    ctx: Ctx,
+    actor: CurrentActor,
+    request: Request,
+    response: Response,
+    client_id: str | None,
+    request_body: dict[str, Any],
+    make: Callable[[Tx], dict[str, Any]],
+    email_to: str | None,
+) -> dict[str, Any]:
+    """Create a link once (per client id), then show it as link and QR code, and mail it.
+    The token is stored nowhere but as a hash, not even in the idempotent answer: a replay
+    says so (token null), and the invitation can be revoked and made again."""
+    token: list[str] = []
+
+    def work(tx: Tx) -> dict[str, Any]:
+        created = make(tx)
+        token.append(created.pop("token"))
+        return {**created, "token": None}
+
+    if client_id is None:
+        out, replayed = ctx.write(work), False
+    else:
+        cid = client_id
+
+        def once(tx: Tx) -> tuple[int, dict[str, Any], bool]:
+            return do_once(tx, actor, cid, request_body, lambda: work(tx))
+
+        _status, out, replayed = ctx.write(once)
+    response.status_code = 201
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+        return {**out, "link": None, "qr_svg": None, "emailed": False}
+    link = invitation_link(_origin(request, ctx), token[0])
+    out = {**out, "token": token[0], "link": link, "qr_svg": qr_svg(link), "emailed": False}
+    if email_to:
+        project = ctx.read(lambda rx: get_project(rx, actor, out["project_id"]))
+        business = ctx.read(lambda rx: get_tenant(rx, actor.tenant_id)).name
+        message = invitation_email(
+            ctx.settings,
+            to=email_to,
+            name=out["name"],
+            business=str(business),
+            project=project["name"],
+            link=link,
+            expires_at=out["expires_at"],
+        )
+        try:
+            send_email(ctx.settings, message)
+            out["emailed"] = True
+        except (OSError, smtplib.SMTPException) as exc:
+            # The invitation stands (link and QR code work); the office sees that mail failed.
+            log.warning("sending the invitation e-mail failed: %s", exc)
+            out["email_error"] = "The mail server did not accept the message."
+    return out
+
+
 @router.post(
     "/projects/{project_id}/customer-invitations",
     status_code=201,
@@ -116,53 +182,44 @@ def create_customer_invitation(
         **body.model_dump(exclude={"client_id"}),
         "days": days,
     }
-    token: list[str] = []
-
-    def work(tx: Tx) -> dict[str, Any]:
-        created = do_create_customer_invitation(
+    return _issue(
+        ctx,
+        actor,
+        request,
+        response,
+        body.client_id,
+        request_body,
+        lambda tx: do_create_customer_invitation(
             tx, actor, project_id, name=body.name, email=body.email, days=days
-        )
-        token.append(created.pop("token"))
-        # The token is stored nowhere but as a hash, not even in the idempotent answer: a
-        # replay says so, and the invitation can be revoked and made again.
-        return {**created, "token": None}
+        ),
+        body.email if body.send_email else None,
+    )
 
-    if body.client_id is None:
-        out = ctx.write(work)
-        replayed = False
-    else:
-        client_id = body.client_id
 
-        def once(tx: Tx) -> tuple[int, dict[str, Any], bool]:
-            return do_once(tx, actor, client_id, request_body, lambda: work(tx))
-
-        _status, out, replayed = ctx.write(once)
-    response.status_code = 201
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
-        return {**out, "link": None, "qr_svg": None, "emailed": False}
-    link = invitation_link(_origin(request, ctx), token[0])
-    out = {**out, "token": token[0], "link": link, "qr_svg": qr_svg(link), "emailed": False}
-    if body.send_email and body.email:
-        project = ctx.read(lambda rx: get_project(rx, actor, project_id))
-        business = ctx.read(lambda rx: get_tenant(rx, actor.tenant_id)).name
-        message = invitation_email(
-            ctx.settings,
-            to=body.email,
-            name=out["name"],
-            business=str(business),
-            project=project["name"],
-            link=link,
-            expires_at=out["expires_at"],
-        )
-        try:
-            send_email(ctx.settings, message)
-            out["emailed"] = True
-        except (OSError, smtplib.SMTPException) as exc:
-            # The invitation stands (link and QR code work); the office sees that mail failed.
-            log.warning("sending the invitation e-mail failed: %s", exc)
-            out["email_error"] = "The mail server did not accept the message."
-    return out
+@router.post(
+    "/customer-chats/{chat_id}/device-links",
+    status_code=201,
+    summary="A new link for an existing customer's other device (same account and chat)",
+)
+def create_device_link(
+    chat_id: str,
+    body: DeviceLinkIn,
+    actor: CurrentActor,
+    request: Request,
+    response: Response,
+    ctx: Ctx,
+) -> dict[str, Any]:
+    days = body.days if body.days is not None else ctx.settings.customer_invitation_days
+    return _issue(
+        ctx,
+        actor,
+        request,
+        response,
+        body.client_id,
+        {"chat_id": chat_id, "days": days},
+        lambda tx: do_create_device_link(tx, actor, chat_id, days=days),
+        None,
+    )
 
 
 @router.get(

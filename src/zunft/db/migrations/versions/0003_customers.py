@@ -111,8 +111,12 @@ def upgrade() -> None:
         sa.Column("used_by", sa.String(length=26), nullable=True),
         sa.Column("declined_at", sa.BigInteger(), nullable=True),
         sa.Column("revoked_at", sa.BigInteger(), nullable=True),
+        sa.Column("customer_id", sa.String(length=26), nullable=True),
         sa.ForeignKeyConstraint(
             ["created_by"], ["users.id"], name=op.f("fk_customer_invitations_created_by_users")
+        ),
+        sa.ForeignKeyConstraint(
+            ["customer_id"], ["users.id"], name=op.f("fk_customer_invitations_customer_id_users")
         ),
         sa.ForeignKeyConstraint(
             ["project_id"],
