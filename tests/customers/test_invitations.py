@@ -114,6 +114,7 @@ def test_cookie_session_with_csrf(client: TestClient, biz: Business) -> None:
     assert any(c.startswith("zunft_session=") and "HttpOnly" in c for c in cookies)
     me = ok(client.get("/api/v1/customer/me"))
     assert me["name"] == "Erika Zander"
+    assert me["consent"]["text"] == consent["text"]  # what they accepted, to read again
     assert me["consent"]["needs_acceptance"] is False
     chat = out["chat_id"]
     no_csrf = client.post(f"/api/v1/chats/{chat}/messages", json=msg("Hallo"))

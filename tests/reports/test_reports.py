@@ -307,3 +307,58 @@ def test_bad_report_input(
     assert ok(worker.get("/reports"))["reports"] == []
     apprentice = login(client, biz, "apprentice")  # not in the project
     assert_error(apprentice.post(path, json=base), 404, "not_found")
+
+
+def test_a_customer_message_becomes_a_kundenanliegen(
+    client: TestClient, biz: Business, setup: dict[str, Any]
+) -> None:
+    from tests.customers.helpers import invite, join, msg
+
+    owner, project = setup["owner"], setup["project"]
+    erika, chat = join(client, invite(owner, project["id"])["token"])
+    asked = ok(erika.post(f"/chats/{chat}/messages", json=msg("Der Wasserhahn tropft.")), 201)
+    lead = login(client, biz, "lead")
+    report = _report(
+        lead,
+        project["id"],
+        category="kundenanliegen",
+        text="Wasserhahn Bad tropft",
+        source_message_id=asked["id"],
+    )
+    assert report["source_message_id"] == asked["id"]
+    # A message of another project's chat is refused.
+    other = ok(owner.post("/projects", json={"name": "Keller"}), 201)
+    elsewhere = ok(owner.post(f"/chats/{other['chat_id']}/messages", json=msg("Hallo")), 201)
+    r = owner.post(
+        f"/projects/{project['id']}/reports",
+        json={
+            "client_id": "r-anderswo-1",
+            "category": "mangel",
+            "text": "x",
+            "source_message_id": elsewhere["id"],
+        },
+    )
+    assert_error(r, 422, "invalid_source")
+    # The customer sees nothing of it: reports are staff business.
+    assert_error(erika.get(f"/reports/{report['id']}"), 403, "staff_only")
+
+
+def test_own_categories_are_idempotent(client: TestClient, setup: dict[str, Any]) -> None:
+    owner = setup["owner"]
+    body = {"name": "Gerüst", "client_id": "kategorie-1"}
+    first = ok(owner.post("/report-categories", json=body), 201)
+    again = owner.post("/report-categories", json=body)
+    assert (again.status_code, again.json()) == (201, first)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert_error(owner.post("/report-categories", json={"name": "mangel"}), 409, "category_exists")
+    names = [c["name"] for c in ok(owner.get("/report-categories"))["categories"]]
+    assert names == [
+        "Mangel",
+        "Materialbedarf",
+        "Sicherheit",
+        "Terminproblem",
+        "Kundenanliegen",
+        "Gerüst",
+    ]
+    worker = setup["worker"]
+    assert_error(worker.post("/report-categories", json={"name": "Eigenes"}), 403, "forbidden")

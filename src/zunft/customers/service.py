@@ -27,6 +27,7 @@ from zunft.customers.consent import do_ensure_consent_text, get_current_consent
 from zunft.db import schema as s
 from zunft.db.tx import Rx, Tx
 from zunft.errors import Conflict, Forbidden, Invalid, NotFound
+from zunft.hours.service import add_working_minutes, business_week, do_notify, get_rules
 from zunft.ids import new_id, new_token
 from zunft.projects.service import access_project, check_manage_project
 
@@ -563,6 +564,12 @@ def get_customer_me(rx: Rx, actor: Actor) -> dict[str, Any]:
         "business_name": business,
         "consent": {
             "version": row.consent_version,
+            "text": rx.conn.execute(
+                select(s.consent_texts.c.text).where(
+                    s.consent_texts.c.tenant_id == actor.tenant_id,
+                    s.consent_texts.c.version == row.consent_version,
+                )
+            ).scalar(),
             "sha256": row.consent_sha256.hex(),
             "accepted_at": row.consent_at,
             "current_version": current["version"],
@@ -698,8 +705,6 @@ def open_question_rows(rx: Rx, tenant_id: str | None) -> list[Any]:
 def get_open_questions(rx: Rx, actor: Actor) -> list[dict[str, Any]]:
     """The office's list of customer questions waiting for an answer (others: of the customer
     chats they are in), oldest first, with when the reply time runs out."""
-    from zunft.hours.service import add_working_minutes, business_week, get_rules
-
     check_staff_actor(actor)
     visible = set(get_visible_chat_ids(rx, actor))
     week, tz = business_week(rx, actor.tenant_id)
@@ -761,8 +766,6 @@ def do_remind_unanswered(tx: Tx) -> int:
     """Remind about customer questions past their reply time: first the project lead (or the
     office when the project has none), after twice the reply time the office. Each reminder is
     given once (customer_reminders), journaled, and becomes notifications."""
-    from zunft.hours.service import add_working_minutes, business_week, do_notify, get_rules
-
     rows = open_question_rows(tx, None)
     if not rows:
         return 0

@@ -458,9 +458,13 @@ def do_create_report(
     position = check_position(position)
     photos = check_photo_ids(photo_ids or [])
     if source_message_id is not None:
+        # From the team chat, or from one of the project's customer chats (Kundenanliegen).
         source = access_message(tx, actor, source_message_id)
-        if source.chat_id != team_chat:
-            raise Invalid("The message is not in this project's chat.", code="invalid_source")
+        source_project = tx.conn.execute(
+            select(s.chats.c.project_id).where(s.chats.c.id == source.chat_id)
+        ).scalar()
+        if source_project != project_id:
+            raise Invalid("The message is not in this project's chats.", code="invalid_source")
     chain = resolve_chain(tx, actor.tenant_id, project_id, category)
     number = (
         int(

@@ -31,6 +31,7 @@ StatusFilter = Annotated[list[Status] | None, Query(description="Repeat for seve
 
 
 class CategoryIn(Body):
+    client_id: str | None = Field(default=None, max_length=64)
     name: str = Field(max_length=60)
 
 
@@ -77,8 +78,17 @@ def categories(actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.post("/report-categories", status_code=201, summary="Add a category (owner, office)")
-def create_category(body: CategoryIn, actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
-    return ctx.write(lambda tx: do_create_category(tx, actor, body.name))
+def create_category(
+    body: CategoryIn, actor: CurrentActor, response: Response, ctx: Ctx
+) -> dict[str, Any]:
+    return write_once(
+        ctx,
+        actor,
+        response,
+        body.client_id,
+        {"name": body.name},
+        lambda tx: do_create_category(tx, actor, body.name),
+    )
 
 
 @router.get(
