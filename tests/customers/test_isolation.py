@@ -199,12 +199,19 @@ def test_staff_routes_refuse_a_customer(client: TestClient, biz: Business) -> No
 def test_staff_cannot_put_a_customer_into_another_chat(client: TestClient, biz: Business) -> None:
     owner = login(client, biz, "owner")
     project = make_project(owner, biz)
-    erika, _chat = join(client, invite(owner, project["id"])["token"])
+    erika, chat = join(client, invite(owner, project["id"])["token"])
     r = owner.post(f"/chats/{project['chat_id']}/members", json={"user_id": erika.user_id})
     assert_error(r, 404, "not_found")
     assert_error(owner.post("/chats/direct", json={"user_id": erika.user_id}), 404, "not_found")
     r = owner.post("/projects", json={"name": "X", "member_ids": [erika.user_id]})
     assert_error(r, 404, "not_found")
+    # Nor take them out of their own chat behind their back; colleagues may join it.
+    r = owner.delete(f"/chats/{chat}/members/{erika.user_id}")
+    assert_error(r, 403, "customer_fixed")
+    r = owner.post(f"/chats/{chat}/members", json={"user_id": biz.users["worker"]})
+    assert r.status_code == 204, r.text
+    people = {p["name"] for p in ok(erika.get(f"/chats/{chat}/people"))["people"]}
+    assert "Worker mueller" in people
 
 
 def test_withdrawal_ends_access_and_staff_posting(

@@ -248,6 +248,14 @@ def do_change_membership(tx: Tx, actor: Actor, chat_id: str, user_id: str, *, ad
             tx, tenant_id=actor.tenant_id, chat_id=chat_id, user_id=user_id, actor_id=actor.user_id
         )
     else:
+        kind = tx.conn.execute(
+            select(s.users.c.kind).where(
+                s.users.c.id == user_id, s.users.c.tenant_id == actor.tenant_id
+            )
+        ).scalar()
+        if kind == "customer":
+            # A customer leaves their chat by withdrawing consent (docs/customers.md).
+            raise Forbidden("A customer stays in their chat.", code="customer_fixed")
         do_remove_member(
             tx, tenant_id=actor.tenant_id, chat_id=chat_id, user_id=user_id, actor_id=actor.user_id
         )
