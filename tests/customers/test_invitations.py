@@ -315,3 +315,34 @@ def test_a_new_device_for_an_existing_customer(
     assert_error(r, 404, "not_found")
     worker = login(client, biz, "worker")
     assert_error(worker.post(f"/customer-chats/{chat}/device-links", json={}), 404, "not_found")
+
+
+def test_a_known_customer_invited_to_another_project(
+    ctx: AppContext, client: TestClient, biz: Business
+) -> None:
+    owner = login(client, biz, "owner")
+    first = ok(owner.post("/projects", json={"name": "Bad"}), 201)  # no lead
+    erika, bad_chat = join(client, invite(owner, first["id"])["token"])
+    second = make_project(owner, biz, name="Küche Zander")
+    path = f"/projects/{second['id']}/customer-invitations"
+    # The lead does not see Erika's first chat: to them she is unknown.
+    lead = login(client, biz, "lead")
+    assert_error(lead.post(path, json={"customer_id": erika.user_id}), 404, "not_found")
+    assert_error(lead.post(path, json={}), 422, "invalid_name")
+    inv = ok(owner.post(path, json={"customer_id": erika.user_id}), 201)
+    assert inv["name"] == "Erika Zander"
+    again = owner.post(
+        f"/projects/{first['id']}/customer-invitations", json={"customer_id": erika.user_id}
+    )
+    assert_error(again, 409, "customer_in_project")
+    consent = ok(lookup(client, inv["token"]))["consent"]
+    joined = ok(accept(client, inv["token"], consent), 201)
+    assert joined["user_id"] == erika.user_id
+    kitchen_chat = joined["chat_id"]
+    assert kitchen_chat != bad_chat
+    titles = {c["id"]: c["title"] for c in ok(erika.get("/chats"))["chats"]}
+    assert titles == {bad_chat: "Bad", kitchen_chat: "Küche Zander"}
+    assert len(ok(erika.get("/customer/me"))["chats"]) == 2
+    assert _count(ctx, s.users, s.users.c.kind == "customer") == 1
+    # The second project's lead is in the new chat, not in the first one.
+    assert {c["chat_id"] for c in ok(lead.get("/customer-chats"))["chats"]} == {kitchen_chat}

@@ -59,17 +59,24 @@ def do_create_customer_invitation(
     actor: Actor,
     project_id: str,
     *,
-    name: str,
+    name: str | None,
     email: str | None,
     days: int,
+    customer_id: str | None = None,
 ) -> dict[str, Any]:
-    """Office, owner or the project's lead invite a customer to the project's customer chat.
-    The token is returned once; only its hash is stored."""
+    """Office, owner or the project's lead invite a customer to the project's customer chat:
+    a new one by name, or (customer_id) one they already know from another project, who then
+    gets a chat in this project on the same account. The token is returned once; only its
+    hash is stored."""
     check_staff_actor(actor)
     project, _team_chat = access_project(tx, actor, project_id)
     check_manage_project(actor, project)
     if project.status == "archived":
         raise Conflict("The project is archived.", code="project_archived")
+    if customer_id is not None:
+        name = _known_customer_name(tx, actor, customer_id, project_id)
+    elif name is None:
+        raise Invalid("The name needs 1 to 100 characters.", code="invalid_name")
     name = check_name(name)
     if email is not None and email.strip():
         normalise_email(email)
@@ -95,14 +102,17 @@ def do_create_customer_invitation(
             "created_by": actor.user_id,
             "created_at": tx.now_ms,
             "expires_at": expires,
+            "customer_id": customer_id,
         },
     )
-    tx.append(
-        actor.tenant_id,
-        "customer_invitation.created",
-        {"invitation_id": invitation_id, "project_id": project_id, "expires_at": expires},
-        actor_id=actor.user_id,
-    )
+    payload: dict[str, Any] = {
+        "invitation_id": invitation_id,
+        "project_id": project_id,
+        "expires_at": expires,
+    }
+    if customer_id is not None:
+        payload["customer_id"] = customer_id
+    tx.append(actor.tenant_id, "customer_invitation.created", payload, actor_id=actor.user_id)
     return {
         "id": invitation_id,
         "token": token,
@@ -111,6 +121,39 @@ def do_create_customer_invitation(
         "email": email,
         "expires_at": expires,
     }
+
+
+def _known_customer_name(tx: Tx, actor: Actor, customer_id: str, project_id: str) -> str:
+    """The name of a customer the actor knows (from a customer chat they see), who has not
+    withdrawn and has no chat in this project yet."""
+    visible = set(get_visible_chat_ids(tx, actor))
+    rows = tx.conn.execute(
+        select(
+            s.customer_chats.c.chat_id,
+            s.customer_chats.c.project_id,
+            s.customers.c.withdrawn_at,
+            s.users.c.name_enc,
+        )
+        .join(s.customers, s.customers.c.user_id == s.customer_chats.c.customer_id)
+        .join(s.users, s.users.c.id == s.customer_chats.c.customer_id)
+        .where(
+            s.customer_chats.c.customer_id == customer_id,
+            s.customer_chats.c.tenant_id == actor.tenant_id,
+        )
+    ).all()
+    if not any(r.chat_id in visible for r in rows):
+        raise NotFound("No such customer.")
+    if rows[0].withdrawn_at is not None:
+        raise Conflict(
+            "The customer withdrew their consent; invite them anew if they wish.",
+            code="consent_withdrawn",
+        )
+    if any(r.project_id == project_id for r in rows):
+        raise Conflict(
+            "The customer has a chat in this project already; send a device link instead.",
+            code="customer_in_project",
+        )
+    return tx.cipher(actor.tenant_id).decrypt(f"users.name/{customer_id}", rows[0].name_enc)
 
 
 def do_create_device_link(tx: Tx, actor: Actor, chat_id: str, *, days: int) -> dict[str, Any]:
@@ -378,23 +421,7 @@ def do_accept_customer_invitation(
         {"customer_id": user_id, "invitation_id": row.id, "project_id": row.project_id},
         actor_id=user_id,
     )
-    chat_id = do_insert_chat(
-        tx, tenant_id=tenant_id, kind="customer", project_id=row.project_id, actor_id=user_id
-    )
-    tx.conn.execute(
-        insert(s.customer_chats),
-        {
-            "chat_id": chat_id,
-            "tenant_id": tenant_id,
-            "customer_id": user_id,
-            "project_id": row.project_id,
-        },
-    )
-    lead = tx.conn.execute(
-        select(s.projects.c.lead_id).where(s.projects.c.id == row.project_id)
-    ).scalar()
-    for member in [user_id, *_active_staff_ids(tx, tenant_id, [lead, row.created_by])]:
-        do_add_member(tx, tenant_id=tenant_id, chat_id=chat_id, user_id=member, actor_id=user_id)
+    chat_id = _create_customer_chat(tx, row, user_id)
     _journal_consent(tx, tenant_id, user_id, chat_id, current, device)
     session = do_create_session(
         tx, tenant_id=tenant_id, user_id=user_id, kind=kind, device_name=device, days=days
@@ -403,13 +430,47 @@ def do_accept_customer_invitation(
     return actor, chat_id, session
 
 
+def _create_customer_chat(tx: Tx, row: Any, user_id: str) -> str:
+    """The customer chat of an invitation's project: the customer, the project lead and the
+    person who invited them."""
+    chat_id = do_insert_chat(
+        tx, tenant_id=row.tenant_id, kind="customer", project_id=row.project_id, actor_id=user_id
+    )
+    tx.conn.execute(
+        insert(s.customer_chats),
+        {
+            "chat_id": chat_id,
+            "tenant_id": row.tenant_id,
+            "customer_id": user_id,
+            "project_id": row.project_id,
+        },
+    )
+    lead = tx.conn.execute(
+        select(s.projects.c.lead_id).where(s.projects.c.id == row.project_id)
+    ).scalar()
+    for member in [user_id, *_active_staff_ids(tx, row.tenant_id, [lead, row.created_by])]:
+        do_add_member(
+            tx, tenant_id=row.tenant_id, chat_id=chat_id, user_id=member, actor_id=user_id
+        )
+    return chat_id
+
+
 def _accept_device_link(
     tx: Tx, row: Any, current: dict[str, Any], device: str, kind: str, days: int
 ) -> tuple[Actor, str, NewSession]:
-    """Another device of an existing customer: the same account and chats, consent recorded
-    again for this device (it may be a newer version of the text)."""
+    """An existing customer: another device (the same account and chats), or an invitation to
+    a further project (its chat is added to the same account). Consent is recorded again for
+    this device (it may be a newer version of the text)."""
     user_id = row.customer_id
     _spend(tx, row.id, used_by=user_id)
+    has_chat = tx.conn.execute(
+        select(s.customer_chats.c.chat_id).where(
+            s.customer_chats.c.customer_id == user_id,
+            s.customer_chats.c.project_id == row.project_id,
+        )
+    ).first()
+    if has_chat is None:
+        _create_customer_chat(tx, row, user_id)
     tx.conn.execute(
         update(s.customers)
         .where(s.customers.c.user_id == user_id)

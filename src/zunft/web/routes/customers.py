@@ -56,7 +56,14 @@ Sha256 = Field(min_length=64, max_length=64, pattern="^[0-9a-fA-F]{64}$")
 
 class CustomerInvitationIn(Body):
     client_id: str | None = Field(default=None, max_length=64)
-    name: str = Field(max_length=100, description="The customer's name, as they are greeted.")
+    name: str | None = Field(
+        default=None, max_length=100, description="The customer's name, as they are greeted."
+    )
+    customer_id: str | None = Field(
+        default=None,
+        max_length=26,
+        description="Instead of a name: a customer we know from another project (same account).",
+    )
     email: str | None = Field(default=None, max_length=254)
     days: int | None = Field(
         default=None, ge=1, le=30, description="Default: ZUNFT_CUSTOMER_INVITATION_DAYS."
@@ -190,7 +197,13 @@ def create_customer_invitation(
         body.client_id,
         request_body,
         lambda tx: do_create_customer_invitation(
-            tx, actor, project_id, name=body.name, email=body.email, days=days
+            tx,
+            actor,
+            project_id,
+            name=body.name,
+            email=body.email,
+            days=days,
+            customer_id=body.customer_id,
         ),
         body.email if body.send_email else None,
     )
