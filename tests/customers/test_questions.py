@@ -6,12 +6,14 @@ The FakeClock starts on Monday 2 March 2026, 09:00 in Berlin (working 07:00 to 1
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.customers.helpers import invite, join, make_project, msg, ok
 from tests.factories import Business, journal_entries, login
 from tests.web.helpers import assert_error
 from zunft.clock import FakeClock
 from zunft.context import AppContext
+from zunft.db import schema as s
 from zunft.due import run_due
 
 
@@ -54,6 +56,15 @@ def test_reminders_go_to_the_lead_then_the_office(
     assert _kinds(office) == [("customer_question", first["id"])]
     stages = [e["stage"] for e in journal_entries(ctx, biz.tenant_id, "customer_question.reminded")]
     assert stages == ["lead", "office"]
+    # Not addressed to the chat: realtime must not tell the customer about staff reminders.
+    routed = ctx.read(
+        lambda rx: list(
+            rx.conn.execute(
+                select(s.journal.c.chat_id).where(s.journal.c.kind == "customer_question.reminded")
+            ).scalars()
+        )
+    )
+    assert routed == [None, None]
     # An answer closes the question.
     ok(lead.post(f"/chats/{chat}/messages", json=msg("Ja, um 8.")), 201)
     assert ok(office.get("/customer-questions"))["questions"] == []

@@ -867,11 +867,17 @@ def do_remind_unanswered(tx: Tx) -> int:
                     ref_id=r.id,
                     urgent=False,
                 )
+            # Not addressed to the chat (the journal's chat_id routes realtime delivery, and
+            # the customer is a member): reminders are the staff's business.
             tx.append(
                 r.tenant_id,
                 "customer_question.reminded",
-                {"message_id": r.id, "stage": stage, "recipients": recipients},
-                chat_id=r.chat_id,
+                {
+                    "message_id": r.id,
+                    "chat_id": r.chat_id,
+                    "stage": stage,
+                    "recipients": recipients,
+                },
             )
             given += 1
     return given
