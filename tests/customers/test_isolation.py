@@ -66,6 +66,11 @@ def _world(ctx: AppContext, client: TestClient, biz: Business) -> dict[str, Any]
     mine = ok(erika.post(f"/chats/{chat}/messages", json=msg("Wann kommen Sie?")), 201)
     answer = ok(owner.post(f"/chats/{chat}/messages", json=msg("Dienstag.")), 201)
     direct = ok(owner.post("/chats/direct", json={"user_id": biz.users["worker"]}))["id"]
+    report = {"client_id": f"r-{new_id()}", "category": "mangel", "text": "Kalkulation 18.400 €"}
+    report_id = ok(owner.post(f"/projects/{project['id']}/reports", json=report), 201)["id"]
+    rule = {"category": "mangel", "target_kind": "role", "target": "lead"}
+    rule_id = ok(owner.post("/routing-rules", json=rule), 201)["id"]
+    pending = invite(owner, project["id"], name="Otto Nachbar")["id"]
     sessions = [s["id"] for s in ok(owner.get("/sessions"))["sessions"]]
     pool = [
         chat,
@@ -80,6 +85,9 @@ def _world(ctx: AppContext, client: TestClient, biz: Business) -> dict[str, Any]
         team_msg["id"],
         other_msg["id"],
         otto_msg["id"],
+        report_id,
+        rule_id,
+        pending,
         *biz.users.values(),
         otto.user_id,
         *sessions,
