@@ -19,10 +19,44 @@ from zunft.errors import Conflict, Forbidden, Invalid, NotFound
 from zunft.ids import new_id
 
 
+def _customer_consent_in_force(actor: Actor) -> Any:
+    """True while the customer's accepted consent text is the business's current one and not
+    withdrawn (docs/customers.md): consent first, whatever the transport (HTTP, stream)."""
+    current = (
+        select(func.coalesce(func.max(s.consent_texts.c.version), 1))
+        .where(s.consent_texts.c.tenant_id == actor.tenant_id)
+        .scalar_subquery()
+    )
+    return (
+        select(s.customers.c.user_id)
+        .where(
+            s.customers.c.user_id == actor.user_id,
+            s.customers.c.withdrawn_at.is_(None),
+            s.customers.c.consent_version >= current,
+        )
+        .exists()
+    )
+
+
+def check_customer_consent(rx: Rx, actor: Actor) -> None:
+    """For a customer: their consent is in force, or Forbidden consent_required."""
+    if (
+        actor.kind == "customer"
+        and not rx.conn.execute(select(_customer_consent_in_force(actor))).scalar()
+    ):
+        raise Forbidden(
+            "Please read and accept the business's consent text first.", code="consent_required"
+        )
+
+
 def _visible_clause(actor: Actor) -> Any:
     is_member = s.chats.c.id.in_(
         select(s.chat_members.c.chat_id).where(s.chat_members.c.user_id == actor.user_id)
     )
+    if actor.kind == "customer":
+        return and_(
+            s.chats.c.tenant_id == actor.tenant_id, is_member, _customer_consent_in_force(actor)
+        )
     if actor.is_admin:
         return and_(
             s.chats.c.tenant_id == actor.tenant_id, or_(s.chats.c.kind != "direct", is_member)

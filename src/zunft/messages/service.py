@@ -18,6 +18,7 @@ from zunft.chats.service import (
     CONSENT_WITHDRAWN_MESSAGE,
     access_chat,
     access_chat_for_posting,
+    check_customer_consent,
     is_member,
 )
 from zunft.crypto.envelope import TenantCipher
@@ -125,6 +126,8 @@ def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> None:
         raise Conflict("The project is archived; its chat is read-only.", code="chat_read_only")
     if withdrawn_at is not None:
         raise Conflict(CONSENT_WITHDRAWN_MESSAGE, code="consent_withdrawn")
+    if actor.kind == "customer":
+        check_customer_consent(tx, actor)
 
 
 def do_send_message(
