@@ -65,6 +65,9 @@ class Api:
     def post(self, path: str, json: Any = None, **kw: Any) -> Any:
         return self.client.post(f"/api/v1{path}", json=json, headers=self.headers, **kw)
 
+    def put(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.client.put(f"/api/v1{path}", json=json, headers=self.headers, **kw)
+
     def patch(self, path: str, json: Any = None, **kw: Any) -> Any:
         return self.client.patch(f"/api/v1{path}", json=json, headers=self.headers, **kw)
 

@@ -123,7 +123,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 print(f"Demo logins: see {settings.data_path / 'demo-login.txt'}", flush=True)
             print(f"zunft listens on http://{settings.host}:{settings.port}", flush=True)
             uvicorn.run(
-                create_app(ctx),
+                create_app(ctx, background=True),
                 host=settings.host,
                 port=settings.port,
                 log_level="info",

@@ -94,6 +94,39 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("invitation_days", _int(1, 30), 7, "Days a staff invitation link stays valid."),
     Setting(
+        "customer_invitation_days",
+        _int(1, 30),
+        7,
+        "Days a customer invitation link (and its QR code) stays valid.",
+    ),
+    Setting(
+        "due_interval_seconds",
+        _int(5, 3600),
+        60,
+        "How often the server checks for due report escalations and customer reminders.",
+    ),
+    Setting(
+        "smtp_host",
+        str,
+        "",
+        "SMTP server for invitation e-mails; empty means zunft sends no e-mail.",
+    ),
+    Setting("smtp_port", _int(1, 65535), 587, "Port of the SMTP server."),
+    Setting("smtp_user", str, "", "SMTP login name; empty means no login."),
+    Setting("smtp_password", str, "", "SMTP password (used with ZUNFT_SMTP_USER)."),
+    Setting(
+        "smtp_from",
+        str,
+        "",
+        "Sender address of e-mails (zunft@betrieb.example); needed when ZUNFT_SMTP_HOST is set.",
+    ),
+    Setting(
+        "smtp_starttls",
+        _bool,
+        True,
+        "Encrypt the SMTP connection with STARTTLS (turn off only for a server on loopback).",
+    ),
+    Setting(
         "demo", _bool, True, "Create the demo business when `zunft serve` finds an empty database."
     ),
     # Argon2 needs at least 8 KiB per lane; the hasher uses 4 lanes.

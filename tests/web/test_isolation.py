@@ -51,6 +51,25 @@ OPS: dict[tuple[str, str], Callable[[Ids], dict[str, Any]] | None] = {
     ("PATCH", "/messages/{message_id}"): lambda a: {"text": "Geändert"},
     ("DELETE", "/messages/{message_id}"): None,
     ("GET", "/messages/{message_id}/revisions"): None,
+    # Customers, reports and working hours (issue 6).
+    ("POST", "/projects/{project_id}/customer-invitations"): lambda a: {"name": "Kundin"},
+    ("GET", "/projects/{project_id}/customer-invitations"): None,
+    ("DELETE", "/customer-invitations/{invitation_id}"): None,
+    ("GET", "/chats/{chat_id}/people"): None,
+    ("POST", "/customer-chats/{chat_id}/device-links"): lambda a: {},
+    ("DELETE", "/routing-rules/{rule_id}"): None,
+    ("POST", "/projects/{project_id}/reports"): lambda a: {
+        "client_id": f"r-{new_id()}",
+        "category": "mangel",
+        "text": "Riss",
+    },
+    ("GET", "/projects/{project_id}/reports"): None,
+    ("GET", "/reports/{report_id}"): None,
+    ("POST", "/reports/{report_id}/acknowledge"): None,
+    ("POST", "/reports/{report_id}/status"): lambda a: {"status": "in_arbeit"},
+    ("GET", "/users/{user_id}/working-hours"): None,
+    ("PUT", "/users/{user_id}/working-hours"): lambda a: {"hours": None},
+    ("GET", "/users/{user_id}/notify-now"): None,
 }
 # Operations with a path parameter that are not walked, each with the reason.
 EXEMPT = {}
@@ -115,11 +134,32 @@ def _populate(client: TestClient, biz: Business) -> dict[str, list[str]]:
     direct_msg = _ok(worker.post(f"/chats/{direct}/messages", json=_msg(text)), 201)
     note = "Nur intern bei Schulz" if secret else "Neuer Azubi"
     invitation = _ok(owner.post("/invitations", json={"role": "worker", "note": note}), 201)
+    # A customer chat, an open customer invitation, a routing rule and a report (issue 6).
+    guest = "Familie Zander" if secret else "Stadtverwaltung"
+    path = f"/projects/{project['id']}/customer-invitations"
+    token = _ok(owner.post(path, json={"name": guest}), 201)["token"]
+    lookup = _ok(owner.client.post(f"{API}/customer/invitations/lookup", json={"token": token}))
+    consent = lookup["consent"]
+    accept = {"token": token, "consent_version": consent["version"]}
+    accept |= {"consent_sha256": consent["sha256"], "session_kind": "bearer"}
+    joined = _ok(owner.client.post(f"{API}/customer/invitations/accept", json=accept), 201)
+    open_invitation = _ok(owner.post(path, json={"name": guest}), 201)
+    rule = _ok(
+        owner.post(
+            "/routing-rules",
+            json={"category": "mangel", "target_kind": "user", "target": biz.users["lead"]},
+        ),
+        201,
+    )
+    report = {"client_id": f"r-{new_id()}", "category": "mangel", "text": text}
+    report_id = _ok(owner.post(f"/projects/{project['id']}/reports", json=report), 201)["id"]
     return {
         "project_id": [project["id"]],
-        "chat_id": [chat, general_chat_id(owner), direct],
+        "chat_id": [chat, general_chat_id(owner), direct, joined["chat_id"]],
         "message_id": [message["id"], direct_msg["id"]],
-        "invitation_id": [invitation["id"]],
+        "invitation_id": [invitation["id"], open_invitation["id"]],
+        "rule_id": [rule["id"]],
+        "report_id": [report_id],
         "session_id": [_session_id(owner), _session_id(worker)],
         "user_id": [biz.users[r] for r in ("owner", "worker", "apprentice")],
     }
@@ -249,7 +289,14 @@ def test_b_ids_are_real(client: TestClient, world: World) -> None:
     users = {u["id"] for u in _ok(b_owner.get("/users"))["users"]}
     assert set(world.b_ids["user_id"]) <= users
     invitations = {i["id"] for i in _ok(b_owner.get("/invitations"))["invitations"]}
-    assert set(world.b_ids["invitation_id"]) <= invitations
+    assert set(world.b_ids["invitation_id"][:1]) <= invitations
+    [project] = world.b_ids["project_id"]
+    customer_invitations = _ok(b_owner.get(f"/projects/{project}/customer-invitations"))
+    assert world.b_ids["invitation_id"][1] in {i["id"] for i in customer_invitations["invitations"]}
+    assert world.b_ids["rule_id"][0] in {
+        r["id"] for r in _ok(b_owner.get("/routing-rules"))["rules"]
+    }
+    _ok(b_owner.get(f"/reports/{world.b_ids['report_id'][0]}"))
     sessions = {x["id"] for x in _ok(b_owner.get("/sessions"))["sessions"]}
     assert world.b_ids["session_id"][0] in sessions
 
@@ -277,6 +324,35 @@ BODY_IDS: list[tuple[str, str, str, Callable[[str], dict[str, Any]]]] = [
         lambda i: {"json": _msg("Hallo", reply_to_id=i)},
     ),
     ("chat_id", "GET", "/search", lambda i: {"params": {"q": "Zugangscode", "chat_id": i}}),
+    (
+        "user_id",
+        "POST",
+        "/routing-rules",
+        lambda i: {"json": {"category": "mangel", "target_kind": "user", "target": i}},
+    ),
+    (
+        "project_id",
+        "POST",
+        "/routing-rules",
+        lambda i: {
+            "json": {"category": "mangel", "target_kind": "role", "target": "lead", "project_id": i}
+        },
+    ),
+    (
+        "message_id",
+        "POST",
+        "/projects/{project_id}/reports",
+        lambda i: {
+            "json": {
+                "client_id": f"r-{new_id()}",
+                "category": "mangel",
+                "text": "Riss",
+                "source_message_id": i,
+            }
+        },
+    ),
+    ("project_id", "GET", "/reports", lambda i: {"params": {"project_id": i}}),
+    ("project_id", "GET", "/customer-chats", lambda i: {"params": {"project_id": i}}),
 ]
 
 

@@ -19,10 +19,44 @@ from zunft.errors import Conflict, Forbidden, Invalid, NotFound
 from zunft.ids import new_id
 
 
+def _customer_consent_in_force(actor: Actor) -> Any:
+    """True while the customer's accepted consent text is the business's current one and not
+    withdrawn (docs/customers.md): consent first, whatever the transport (HTTP, stream)."""
+    current = (
+        select(func.coalesce(func.max(s.consent_texts.c.version), 1))
+        .where(s.consent_texts.c.tenant_id == actor.tenant_id)
+        .scalar_subquery()
+    )
+    return (
+        select(s.customers.c.user_id)
+        .where(
+            s.customers.c.user_id == actor.user_id,
+            s.customers.c.withdrawn_at.is_(None),
+            s.customers.c.consent_version >= current,
+        )
+        .exists()
+    )
+
+
+def check_customer_consent(rx: Rx, actor: Actor) -> None:
+    """For a customer: their consent is in force, or Forbidden consent_required."""
+    if (
+        actor.kind == "customer"
+        and not rx.conn.execute(select(_customer_consent_in_force(actor))).scalar()
+    ):
+        raise Forbidden(
+            "Please read and accept the business's consent text first.", code="consent_required"
+        )
+
+
 def _visible_clause(actor: Actor) -> Any:
     is_member = s.chats.c.id.in_(
         select(s.chat_members.c.chat_id).where(s.chat_members.c.user_id == actor.user_id)
     )
+    if actor.kind == "customer":
+        return and_(
+            s.chats.c.tenant_id == actor.tenant_id, is_member, _customer_consent_in_force(actor)
+        )
     if actor.is_admin:
         return and_(
             s.chats.c.tenant_id == actor.tenant_id, or_(s.chats.c.kind != "direct", is_member)
@@ -55,6 +89,21 @@ def access_chat(rx: Rx, actor: Actor, chat_id: str) -> Any:
     return row
 
 
+CONSENT_WITHDRAWN_MESSAGE = (
+    "Einwilligung widerrufen: the customer withdrew their consent; nobody can post here."
+)
+
+
+def _consent_withdrawn(rx: Rx, chat_id: str) -> bool:
+    """A customer chat whose customer withdrew their consent (docs/customers.md)."""
+    withdrawn = rx.conn.execute(
+        select(s.customers.c.withdrawn_at)
+        .join(s.customer_chats, s.customer_chats.c.customer_id == s.customers.c.user_id)
+        .where(s.customer_chats.c.chat_id == chat_id)
+    ).scalar()
+    return withdrawn is not None
+
+
 def access_chat_for_posting(rx: Rx, actor: Actor, chat_id: str) -> Any:
     row = access_chat(rx, actor, chat_id)
     if not is_member(rx, chat_id, actor.user_id) and not actor.is_admin:
@@ -65,6 +114,8 @@ def access_chat_for_posting(rx: Rx, actor: Actor, chat_id: str) -> Any:
         ).scalar()
         if status == "archived":
             raise Conflict("The project is archived; its chat is read-only.", code="chat_read_only")
+    if row.kind == "customer" and _consent_withdrawn(rx, chat_id):
+        raise Conflict(CONSENT_WITHDRAWN_MESSAGE, code="consent_withdrawn")
     return row
 
 
@@ -231,6 +282,14 @@ def do_change_membership(tx: Tx, actor: Actor, chat_id: str, user_id: str, *, ad
             tx, tenant_id=actor.tenant_id, chat_id=chat_id, user_id=user_id, actor_id=actor.user_id
         )
     else:
+        kind = tx.conn.execute(
+            select(s.users.c.kind).where(
+                s.users.c.id == user_id, s.users.c.tenant_id == actor.tenant_id
+            )
+        ).scalar()
+        if kind == "customer":
+            # A customer leaves their chat by withdrawing consent (docs/customers.md).
+            raise Forbidden("A customer stays in their chat.", code="customer_fixed")
         do_remove_member(
             tx, tenant_id=actor.tenant_id, chat_id=chat_id, user_id=user_id, actor_id=actor.user_id
         )
@@ -275,6 +334,24 @@ def get_members(rx: Rx, actor: Actor, chat_id: str) -> list[dict[str, Any]]:
         )
     ).all()
     return [{"user_id": r.user_id, "last_read_seq": r.last_read_seq} for r in rows]
+
+
+def _customer_chat_states(rx: Rx, chat_ids: list[str]) -> dict[str, tuple[str, bytes, bool]]:
+    """chat id -> (customer id, customer's encrypted name, consent withdrawn)."""
+    if not chat_ids:
+        return {}
+    rows = rx.conn.execute(
+        select(
+            s.customer_chats.c.chat_id,
+            s.users.c.id,
+            s.users.c.name_enc,
+            s.customers.c.withdrawn_at,
+        )
+        .join(s.users, s.users.c.id == s.customer_chats.c.customer_id)
+        .join(s.customers, s.customers.c.user_id == s.customer_chats.c.customer_id)
+        .where(s.customer_chats.c.chat_id.in_(chat_ids))
+    ).all()
+    return {r.chat_id: (r.id, r.name_enc, r.withdrawn_at is not None) for r in rows}
 
 
 def get_chats(rx: Rx, actor: Actor) -> list[dict[str, Any]]:
@@ -322,10 +399,14 @@ def get_chats(rx: Rx, actor: Actor) -> list[dict[str, Any]]:
             select(s.users.c.id, s.users.c.name_enc).where(s.users.c.id.in_(others))
         ).all():
             names[u.id] = cipher.decrypt(f"users.name/{u.id}", u.name_enc)
+    customer_chats = _customer_chat_states(rx, [r.id for r in rows if r.kind == "customer"])
     result = []
     for r in rows:
-        if r.kind == "project":
+        consent = customer_chats.get(r.id)
+        if r.kind == "project" or (r.kind == "customer" and actor.kind == "customer"):
             title = cipher.decrypt(f"projects.name/{r.project_id}", r.name_enc)
+        elif consent is not None:  # staff see whom a customer chat is with
+            title = cipher.decrypt(f"users.name/{consent[0]}", consent[1])
         elif r.kind == "direct":
             other = next(uid for uid in r.direct_key.split(":") if uid != actor.user_id)
             title = names.get(other, "")
@@ -343,6 +424,8 @@ def get_chats(rx: Rx, actor: Actor) -> list[dict[str, Any]]:
                 "last_read_seq": r.last_read_seq,
                 "unread": int(unread.get(r.id, 0)),
                 "last_message": last_msgs.get(r.id),
+                # Customer chats only: True once the customer withdrew ("Einwilligung widerrufen").
+                "consent_withdrawn": None if consent is None else consent[2],
             }
         )
     result.sort(key=lambda c: c["last_seq"], reverse=True)

@@ -249,3 +249,183 @@ client_writes = Table(
     Column("created_at", Millis, nullable=False),
     PrimaryKeyConstraint("tenant_id", "user_id", "client_id"),
 )
+
+# --- customers (issue 6): guests with recorded consent -------------------------------------
+
+# The business's rules for customers, reports and working time (one row per business; absent
+# means the defaults of zunft.hours.rules).
+business_rules = Table(
+    "business_rules",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("timezone", String(64), nullable=False),
+    Column("hours", Text, nullable=False),  # JSON week: {"mo": [["07:00", "16:00"]], ...}
+    Column("reply_minutes", Integer, nullable=False),  # working minutes to answer a customer
+    Column("escalation_minutes", Integer, nullable=False),  # working minutes to acknowledge
+    Column("updated_at", Millis, nullable=False),
+)
+
+consent_texts = Table(
+    "consent_texts",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("text", Text, nullable=False),  # published text; not personal data
+    Column("sha256", LargeBinary(32), nullable=False),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "version"),
+)
+
+customer_invitations = Table(
+    "customer_invitations",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("token_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("name_enc", LargeBinary, nullable=True),  # NULL once declined (nothing kept)
+    Column("email_enc", LargeBinary, nullable=True),
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
+    Column("used_at", Millis, nullable=True),
+    Column("used_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("declined_at", Millis, nullable=True),
+    Column("revoked_at", Millis, nullable=True),
+    # Set: a link for another device of this existing customer (no new account, same chats).
+    Column("customer_id", ID, ForeignKey("users.id"), nullable=True),
+    Index(None, "tenant_id", "project_id"),
+)
+
+# A customer is a users row (kind "customer", role "customer") plus this row: the consent
+# in force and its withdrawal.
+customers = Table(
+    "customers",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("invitation_id", ID, ForeignKey("customer_invitations.id"), nullable=False),
+    Column("consent_version", Integer, nullable=False),
+    Column("consent_sha256", LargeBinary(32), nullable=False),
+    Column("consent_at", Millis, nullable=False),
+    Column("withdrawn_at", Millis, nullable=True),
+    Index(None, "tenant_id"),
+)
+
+customer_chats = Table(
+    "customer_chats",
+    metadata,
+    Column("chat_id", ID, ForeignKey("chats.id"), primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("customer_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Index(None, "customer_id"),
+)
+
+# Reminders already given for an unanswered customer message (stage: lead | office).
+customer_reminders = Table(
+    "customer_reminders",
+    metadata,
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    PrimaryKeyConstraint("message_id", "stage"),
+)
+
+# --- working hours and notifications --------------------------------------------------------
+
+working_hours = Table(
+    "working_hours",
+    metadata,
+    Column("user_id", ID, ForeignKey("users.id"), primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("hours", Text, nullable=False),  # JSON week, as business_rules.hours
+    Column("updated_at", Millis, nullable=False),
+)
+
+# What a person is to be told; delivery channels (push, e-mail) are a later issue and read
+# from here. deliver_after honours the recipient's working hours (urgent ones: at once).
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("ref_id", ID, nullable=False),
+    Column("urgent", Boolean, nullable=False, default=False),
+    Column("created_at", Millis, nullable=False),
+    Column("deliver_after", Millis, nullable=False),
+    Column("read_at", Millis, nullable=True),
+    Index(None, "user_id", "deliver_after"),
+)
+
+# --- problem reports (Meldungen) ------------------------------------------------------------
+
+report_categories = Table(
+    "report_categories",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("name", String(60), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    UniqueConstraint("tenant_id", "name"),
+)
+
+# category: a built-in key (mangel, ...) or a report_categories.id. target_kind: user | role |
+# category (handled like another category: the one kind of rule that can loop).
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("category", String(26), nullable=False),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=True),
+    Column("target_kind", String(16), nullable=False),
+    Column("target", String(26), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Index(None, "tenant_id", "category"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("project_id", ID, ForeignKey("projects.id"), nullable=False),
+    Column("number", Integer, nullable=False),  # per business: "Meldung 12"
+    Column("category", String(26), nullable=False),
+    Column("priority", String(16), nullable=False),  # normal | dringend
+    Column("text_enc", LargeBinary, nullable=False),
+    Column("position_enc", LargeBinary, nullable=True),
+    Column("photo_ids", Text, nullable=False, default="[]"),  # JSON list of attachment ids
+    Column("source_message_id", ID, ForeignKey("messages.id"), nullable=True),
+    Column("status", String(16), nullable=False),  # offen | angenommen | in_arbeit | erledigt
+    Column("created_by", ID, ForeignKey("users.id"), nullable=False),
+    Column("created_at", Millis, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    Column("chain", Text, nullable=False),  # JSON list of user ids, the escalation order
+    Column("chain_pos", Integer, nullable=False),
+    Column("assignee_id", ID, ForeignKey("users.id"), nullable=True),
+    Column("assigned_at", Millis, nullable=True),
+    Column("ack_due_at", Millis, nullable=True),  # NULL: acknowledged, or nobody left to ask
+    Column("acknowledged_at", Millis, nullable=True),
+    UniqueConstraint("tenant_id", "number"),
+    Index(None, "tenant_id", "status"),
+    Index(None, "project_id"),
+)
+
+report_history = Table(
+    "report_history",
+    metadata,
+    Column("report_id", ID, ForeignKey("reports.id"), nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("at", Millis, nullable=False),
+    Column("kind", String(24), nullable=False),  # created | routed | escalated | status
+    Column("actor_id", ID, nullable=True),
+    Column("detail", Text, nullable=False),  # JSON
+    PrimaryKeyConstraint("report_id", "n"),
+)

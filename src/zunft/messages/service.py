@@ -14,7 +14,13 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from zunft.accounts.actor import Actor
-from zunft.chats.service import access_chat, access_chat_for_posting, is_member
+from zunft.chats.service import (
+    CONSENT_WITHDRAWN_MESSAGE,
+    access_chat,
+    access_chat_for_posting,
+    check_customer_consent,
+    is_member,
+)
 from zunft.crypto.envelope import TenantCipher
 from zunft.db import schema as s
 from zunft.db.prepared import Prepared
@@ -33,10 +39,12 @@ MENTION_ALL = re.compile(r"(?<!\w)@alle\b", re.IGNORECASE)
 # through SQLAlchemy cost far more than SQLite's own work, and this runs for every message).
 _m = s.chat_members
 _POSTING = Prepared(
-    select(s.chats.c.kind, s.projects.c.status, _m.c.user_id)
+    select(s.chats.c.kind, s.projects.c.status, _m.c.user_id, s.customers.c.withdrawn_at)
     .select_from(s.chats)
     .outerjoin(s.projects, s.projects.c.id == s.chats.c.project_id)
     .outerjoin(_m, (_m.c.chat_id == s.chats.c.id) & (_m.c.user_id == bindparam("user_id")))
+    .outerjoin(s.customer_chats, s.customer_chats.c.chat_id == s.chats.c.id)
+    .outerjoin(s.customers, s.customers.c.user_id == s.customer_chats.c.customer_id)
     .where(s.chats.c.id == bindparam("chat_id"), s.chats.c.tenant_id == bindparam("tenant_id"))
 )
 _INSERT_MESSAGE = Prepared(insert(s.messages))
@@ -111,11 +119,15 @@ def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> None:
     )
     if row is None:
         raise NotFound("No such chat.")
-    kind, project_status, member = row
+    kind, project_status, member, withdrawn_at = row
     if member is None and not (actor.is_admin and kind != "direct"):
         raise NotFound("No such chat.")  # not visible to this person: same as missing
     if project_status == "archived":
         raise Conflict("The project is archived; its chat is read-only.", code="chat_read_only")
+    if withdrawn_at is not None:
+        raise Conflict(CONSENT_WITHDRAWN_MESSAGE, code="consent_withdrawn")
+    if actor.kind == "customer":
+        check_customer_consent(tx, actor)
 
 
 def do_send_message(

@@ -43,7 +43,8 @@ class Bus:
 
     def __init__(self) -> None:
         self._subscribers: list[Callable[[list[Event]], None]] = []
-        self.listener: BusListener | None = None
+        # Usually one hub; tests may run two apps on one context.
+        self.listeners: list[BusListener] = []
 
     def subscribe(self, fn: Callable[[list[Event]], None]) -> None:
         """Call fn(events) in the writer thread after each commit (tests, diagnostics)."""
@@ -53,23 +54,23 @@ class Bus:
         """Called by the writer thread after COMMIT with the batch's journal entries."""
         for fn in list(self._subscribers):
             fn(events)
-        listener = self.listener
-        if listener is not None:
+        for listener in list(self.listeners):
             listener.on_local(events)
 
     async def start(self, listener: BusListener) -> None:
-        self.listener = listener
+        self.listeners.append(listener)
 
-    async def stop(self) -> None:
-        self.listener = None
+    async def stop(self, listener: BusListener) -> None:
+        if listener in self.listeners:
+            self.listeners.remove(listener)
 
     async def ring(self, heads: dict[str, int]) -> None:
         """Tell other processes the journal heads grew (nothing to do in one process)."""
 
     async def signal(self, tenant_id: str, frame: dict[str, Any]) -> None:
         """An ephemeral frame (typing, presence) for every process's connections."""
-        if self.listener is not None:
-            self.listener.on_signal(tenant_id, frame)
+        for listener in list(self.listeners):
+            listener.on_signal(tenant_id, frame)
 
     @property
     def connected(self) -> bool:

@@ -55,6 +55,10 @@ CHAT_KINDS = frozenset(
         "message.sent",
         "message.edited",
         "message.deleted",
+        "consent.withdrawn",  # staff see "Einwilligung widerrufen" at once
+        "report.created",
+        "report.status_changed",
+        "report.escalated",
     }
 )
 # Entries every member of staff of the business gets (no content in their payloads).
@@ -209,6 +213,9 @@ class Conn:
                 visible.add(chat_id)
             if chat_id in visible:
                 self.push(frame(), ev.seq)
+            if kind == "consent.withdrawn" and data.get("customer_id") == me:
+                self.fail(CLOSE_SESSION_ENDED, "consent withdrawn")
+                return None
             if kind == "chat.member_removed" and data.get("user_id") == me:
                 if self.actor.is_admin:
                     return "refresh"  # owner and office may still see it; ask the database
@@ -300,7 +307,7 @@ class Hub:
             if feed.task is not None:
                 feed.task.cancel()
         self.feeds.clear()
-        await self.bus.stop()
+        await self.bus.stop(self)
         self.loop = None
 
     async def _every(self, seconds: float, fn: Callable[[], Awaitable[None]]) -> None:

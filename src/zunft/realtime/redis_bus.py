@@ -45,12 +45,17 @@ class RedisBus(Bus):
 
     async def start(self, listener: BusListener) -> None:
         await super().start(listener)
+        if self._task is not None:
+            return
         self._client = aioredis.from_url(
             self.url, socket_connect_timeout=1, socket_timeout=2, health_check_interval=10
         )
-        self._task = asyncio.create_task(self._listen(listener), name="zunft-redis-bus")
+        self._task = asyncio.create_task(self._listen(), name="zunft-redis-bus")
 
-    async def stop(self) -> None:
+    async def stop(self, listener: BusListener) -> None:
+        await super().stop(listener)
+        if self.listeners:
+            return
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -60,7 +65,6 @@ class RedisBus(Bus):
             await self._client.aclose()
             self._client = None
         self._connected = False
-        await super().stop()
 
     async def _send(self, message: dict[str, Any]) -> None:
         if self._client is None:
@@ -79,7 +83,7 @@ class RedisBus(Bus):
         await super().signal(tenant_id, frame)  # our own connections first, without Redis
         await self._send({"o": self.origin, "k": "s", "t": tenant_id, "f": frame})
 
-    async def _listen(self, listener: BusListener) -> None:
+    async def _listen(self) -> None:
         delay = _RETRY_MIN
         while True:
             client = aioredis.from_url(self.url, socket_connect_timeout=1, health_check_interval=10)
@@ -91,14 +95,15 @@ class RedisBus(Bus):
                 self._connected = True
                 delay = _RETRY_MIN
                 # Whatever was rung while we were away is in the journal: look now.
-                listener.on_reconnect()
+                for listener in list(self.listeners):
+                    listener.on_reconnect()
                 while True:
                     message = await pubsub.get_message(timeout=30)
                     if message is None:
                         await pubsub.ping()  # a dead connection shows itself here
                         continue
                     if message.get("type") == "message":  # not the answers to pings
-                        self._dispatch(listener, message.get("data"))
+                        self._dispatch(message.get("data"))
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as exc:
@@ -113,7 +118,7 @@ class RedisBus(Bus):
             await asyncio.sleep(delay)
             delay = min(delay * 2, _RETRY_MAX)
 
-    def _dispatch(self, listener: BusListener, data: Any) -> None:
+    def _dispatch(self, data: Any) -> None:
         try:
             message = json.loads(data)
             origin, kind = message.get("o"), message.get("k")
@@ -126,7 +131,8 @@ class RedisBus(Bus):
             return
         if origin == self.origin:
             return  # our own: delivered locally already
-        if kind == "d":
-            listener.on_doorbell(heads)
-        elif kind == "s":
-            listener.on_signal(tenant_id, frame)
+        for listener in list(self.listeners):
+            if kind == "d":
+                listener.on_doorbell(heads)
+            elif kind == "s":
+                listener.on_signal(tenant_id, frame)

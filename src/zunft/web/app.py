@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,22 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zunft import __version__
 from zunft.context import AppContext
+from zunft.due import run_due_forever
 from zunft.realtime.hub import Hub
 from zunft.web import errors
 from zunft.web.guards import JsonBodyGuard, SecurityHeaders
-from zunft.web.routes import admin, auth, chats, me, messages, projects, stream
+from zunft.web.routes import (
+    admin,
+    auth,
+    chats,
+    customers,
+    hours,
+    me,
+    messages,
+    projects,
+    reports,
+    stream,
+)
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -39,7 +52,10 @@ def server_options(ctx: AppContext) -> dict[str, Any]:
     }
 
 
-def create_app(ctx: AppContext) -> FastAPI:
+def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
+    """`background`: also run the due work (report escalation, customer reminders) every
+    ZUNFT_DUE_INTERVAL_SECONDS while the app is served (`zunft serve`; tests call run_due)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The hub lives on the server's event loop: it follows the journal and feeds the
@@ -53,9 +69,18 @@ def create_app(ctx: AppContext) -> FastAPI:
         )
         await hub.start()
         app.state.hub = hub
+        task = (
+            asyncio.create_task(run_due_forever(ctx, ctx.settings.due_interval_seconds))
+            if background
+            else None
+        )
         try:
             yield
         finally:
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
             app.state.hub = None
             await hub.stop()
 
@@ -75,7 +100,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     api = APIRouter(prefix=API)
-    for module in (auth, me, admin, projects, chats, messages):
+    for module in (auth, me, admin, projects, chats, messages, customers, reports, hours):
         api.include_router(module.router)
 
     @api.get("/health", tags=["ops"], summary="Liveness: the process answers")

@@ -15,6 +15,7 @@ from zunft.accounts.sessions import (
     get_session_actor,
 )
 from zunft.context import AppContext
+from zunft.customers.service import needs_consent
 from zunft.db.tx import Tx
 from zunft.errors import Forbidden, Unauthenticated
 from zunft.idempotency import do_once
@@ -29,6 +30,39 @@ TOTP_SETUP_PATHS = (
     "/api/v1/me/totp",
     "/api/v1/me/totp/confirm",
     "/api/v1/auth/logout",
+)
+
+# A customer's session reaches only these operations (deny by default: every other route,
+# present or future, answers 403 staff_only). docs/customers.md, "Isolation".
+CUSTOMER_ROUTES = frozenset(
+    {
+        ("POST", "/api/v1/auth/logout"),
+        ("GET", "/api/v1/sessions"),
+        ("DELETE", "/api/v1/sessions/{session_id}"),
+        ("POST", "/api/v1/sessions/revoke-others"),
+        ("GET", "/api/v1/chats"),
+        ("GET", "/api/v1/chats/{chat_id}"),
+        ("GET", "/api/v1/chats/{chat_id}/people"),
+        ("GET", "/api/v1/chats/{chat_id}/messages"),
+        ("POST", "/api/v1/chats/{chat_id}/messages"),
+        ("POST", "/api/v1/chats/{chat_id}/read"),
+        ("PATCH", "/api/v1/messages/{message_id}"),
+        ("DELETE", "/api/v1/messages/{message_id}"),
+        ("GET", "/api/v1/messages/{message_id}/revisions"),
+        ("GET", "/api/v1/search"),
+        ("GET", "/api/v1/customer/me"),
+        ("POST", "/api/v1/customer/consent"),
+        ("POST", "/api/v1/customer/consent/withdraw"),
+    }
+)
+# ...and while the business's consent text is newer than the one they accepted, only these.
+CUSTOMER_CONSENT_ROUTES = frozenset(
+    {
+        ("POST", "/api/v1/auth/logout"),
+        ("GET", "/api/v1/customer/me"),
+        ("POST", "/api/v1/customer/consent"),
+        ("POST", "/api/v1/customer/consent/withdraw"),
+    }
 )
 
 
@@ -69,12 +103,46 @@ def current_actor(request: Request, ctx: Ctx) -> Actor:
             "Your business requires a second factor: please set it up first.",
             code="totp_setup_required",
         )
+    if auth.actor.kind == "customer":
+        _check_customer(request, ctx, auth.actor)
     if ctx.now_ms() - auth.last_seen_at > TOUCH_INTERVAL_MS and auth.actor.session_id:
         session_id = auth.actor.session_id
         ctx.writer.submit(
             lambda tx: do_touch_session(tx, session_id, ctx.settings.session_days)
         )  # not awaited: a convenience
     return auth.actor
+
+
+def _customer_route(method: str, path: str) -> tuple[str, str] | None:
+    """The allowed (method, template) this request is, by matching its path segment by
+    segment ({name} matches any one non-empty segment), or None."""
+    got = path.split("/")
+    for allowed_method, template in CUSTOMER_ROUTES:
+        want = template.split("/")
+        if (
+            allowed_method == method
+            and len(want) == len(got)
+            and all(
+                w == g or (w.startswith("{") and w.endswith("}") and g != "")
+                for w, g in zip(want, got, strict=True)
+            )
+        ):
+            return allowed_method, template
+    return None
+
+
+def _check_customer(request: Request, ctx: AppContext, actor: Actor) -> None:
+    key = _customer_route(request.method, request.url.path)
+    if key is None:
+        raise Forbidden("This is for staff of the business.", code="staff_only")
+    if key not in CUSTOMER_CONSENT_ROUTES:
+        pending = ctx.read(lambda rx: needs_consent(rx, actor))
+        if pending is not None:
+            raise Forbidden(
+                "The business has changed its consent text; please read and accept it first.",
+                code="consent_required",
+                consent=pending,
+            )
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]

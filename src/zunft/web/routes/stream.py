@@ -22,7 +22,8 @@ from zunft.accounts.actor import Actor
 from zunft.accounts.sessions import do_touch_session, get_session_actor
 from zunft.chats.service import do_mark_read
 from zunft.context import AppContext
-from zunft.db.tx import Tx
+from zunft.customers.service import needs_consent
+from zunft.db.tx import Rx, Tx
 from zunft.errors import ZunftError
 from zunft.idempotency import do_once
 from zunft.messages.service import do_send_message
@@ -57,6 +58,12 @@ async def _refuse(ws: WebSocket, status: int, code: str, message: str) -> None:
     # A plain HTTP answer to the handshake (the server supports the denial extension);
     # a client sees the status and the usual error body.
     await ws.send_denial_response(error_response(status, code, message))
+
+
+def _authenticate(rx: Rx, token: str) -> tuple[Actor, bool]:
+    """The session's actor, and whether it is a customer whose consent is not in force."""
+    actor = get_session_actor(rx, token).actor
+    return actor, actor.kind == "customer" and needs_consent(rx, actor) is not None
 
 
 def _parse_since(raw: str | None) -> tuple[int | None, bool]:
@@ -100,9 +107,12 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
         await _refuse(ws, 401, "not_logged_in", "Please log in.")
         return
     try:
-        actor = (await asyncio.to_thread(ctx.read, lambda rx: get_session_actor(rx, token))).actor
+        actor, consent_due = await asyncio.to_thread(ctx.read, lambda rx: _authenticate(rx, token))
     except ZunftError as exc:
         await _refuse(ws, exc.status, exc.code, exc.message)
+        return
+    if consent_due:
+        await _refuse(ws, 403, "consent_required", "Please read and accept the consent text first.")
         return
     if actor.needs_totp_setup:
         await _refuse(

@@ -1,0 +1,1 @@
+"""Customers as guests: invitations, recorded consent, customer chats, reply reminders."""

@@ -1,0 +1,34 @@
+"""Work that falls due with time: report escalations and customer-question reminders.
+
+`run_due(ctx)` does all of it once, at the context clock's "now"; the server calls it every
+ZUNFT_DUE_INTERVAL_SECONDS from a background task, and tests call it directly after moving a
+FakeClock. Each part is one write through the single writer, and each is idempotent: running
+it twice at the same moment changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from zunft.context import AppContext
+from zunft.customers.service import do_remind_unanswered
+from zunft.reports.service import do_escalate_due
+
+log = logging.getLogger(__name__)
+
+
+def run_due(ctx: AppContext) -> dict[str, int]:
+    escalated = ctx.write(do_escalate_due)
+    reminded = ctx.write(do_remind_unanswered)
+    return {"escalated": escalated, "reminded": reminded}
+
+
+async def run_due_forever(ctx: AppContext, interval_seconds: float) -> None:
+    """The server's background task; a failing round is logged and the next one runs."""
+    while True:
+        await asyncio.sleep(interval_seconds)
+        try:
+            await asyncio.to_thread(run_due, ctx)
+        except Exception:
+            log.exception("the due-work round failed")

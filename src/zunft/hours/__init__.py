@@ -1,0 +1,1 @@
+"""Working hours, the business's time rules, and notifications that honour them."""

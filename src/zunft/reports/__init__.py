@@ -1,0 +1,1 @@
+"""Problem reports (Meldungen): categories, routing, acknowledgement, escalation, boards."""
