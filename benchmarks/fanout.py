@@ -100,30 +100,40 @@ class Receiver:
         async for raw in self.ws:
             now = time.perf_counter()
             frame = orjson.loads(raw)
-            kind = frame["type"]
-            if kind == "event" and frame["kind"] == "message.sent":
-                text = frame["data"]["text"]
-                if text.startswith("#"):
-                    n = int(text[1 : text.index(" ")])
-                    if n in self.got:
-                        self.duplicates += 1
-                    else:
-                        self.got[n] = now
-            elif kind == "ack":
-                waiter = self.ack_waiters.pop(frame["client_id"], None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_result(now)
-            elif kind == "error":
-                waiter = self.ack_waiters.pop(frame.get("client_id") or "", None)
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(RuntimeError(f"send refused: {frame}"))
-            elif kind == "ping":
-                await self.ws.send('{"type":"pong"}')
+            if frame["type"] == "batch":
+                for inner in frame["frames"]:
+                    await self.handle(inner, now)
+            else:
+                await self.handle(frame, now)
+
+    async def handle(self, frame: dict[str, Any], now: float) -> None:
+        kind = frame["type"]
+        if kind == "event" and frame["kind"] == "message.sent":
+            text = frame["data"]["text"]
+            if text.startswith("#"):
+                n = int(text[1 : text.index(" ")])
+                if n in self.got:
+                    self.duplicates += 1
+                else:
+                    self.got[n] = now
+        elif kind == "ack":
+            waiter = self.ack_waiters.pop(frame["client_id"], None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(now)
+        elif kind == "error":
+            waiter = self.ack_waiters.pop(frame.get("client_id") or "", None)
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(RuntimeError(f"send refused: {frame}"))
+        elif kind == "ping":
+            await self.ws.send('{"type":"pong"}')
+
+
+BATCH = False  # --batch: ask the server for batch frames
 
 
 async def open_device(url: str, token: str) -> Receiver:
     ws = await connect(
-        url,
+        url + ("?batch=1" if BATCH else ""),
         additional_headers={"Authorization": f"Bearer {token}"},
         max_size=2**22,
         max_queue=None,
@@ -367,7 +377,12 @@ def main() -> int:
     parser.add_argument("--pg-url", default=PG_SERVER)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379")
+    parser.add_argument(
+        "--batch", action="store_true", help="devices ask for batch frames (?batch=1)"
+    )
     args = parser.parse_args()
+    global BATCH
+    BATCH = args.batch
     exit_on_sigterm()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the servers inherit it
@@ -396,6 +411,7 @@ def main() -> int:
         "senders": args.senders if args.workload == "w1" else 1,
         "inflight": args.inflight if args.workload == "w1" else 1,
         "processes": args.processes,
+        "batch_frames": args.batch,
         **result,
         **db,
         **machine_info(),

@@ -138,6 +138,8 @@ class Device:
         self.ws = ws
         self.hello: dict[str, Any] = {}
         self.position = 0
+        self.pending: list[dict[str, Any]] = []  # the rest of a batch frame
+        self.batches = 0  # batch frames received
 
     @classmethod
     @contextmanager
@@ -163,7 +165,14 @@ class Device:
             yield dev
 
     def recv(self, timeout: float = WAIT) -> dict[str, Any]:
-        frame = json.loads(self.ws.recv(timeout=timeout))
+        if self.pending:
+            frame = self.pending.pop(0)
+        else:
+            frame = json.loads(self.ws.recv(timeout=timeout))
+            if frame["type"] == "batch":
+                self.batches += 1
+                self.pending = list(frame["frames"])
+                return self.recv(timeout)
         if isinstance(frame.get("seq"), int) and frame["type"] in ("event", "pos", "sync", "ready"):
             self.position = max(self.position, frame["seq"])
         return dict(frame)
@@ -200,7 +209,7 @@ class Device:
         """Frames already waiting, without waiting for more (call after Live.settle and a
         ping round trip, which proves the server has written everything before it)."""
         self.send({"type": "ping"})
-        frames = []
+        frames: list[dict[str, Any]] = []
         while True:
             frame = self.recv()
             if frame["type"] == "pong":

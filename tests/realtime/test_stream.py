@@ -351,3 +351,24 @@ def test_entries_the_hub_learns_of_late_are_not_sent_twice(
             assert [f["seq"] for f in owner.events(1)] == [late["seq"]]
             after = live.send(lead, chat, "danach")
             assert [f["seq"] for f in dev.events(1)] == [after["seq"]]
+
+
+def test_a_device_that_asks_for_batches_gets_a_burst_in_few_frames(
+    live: Live, biz: Business
+) -> None:
+    chat = general_chat(live.ctx, biz)
+    lead = biz.actor("lead")
+    token = live.token(biz.actor("worker"))
+    url = f"{live.url}?batch=1"
+    with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        dev = Device(ws)
+        dev.next("ready")
+        burst = live.ctx.write(
+            lambda tx: [do_send_message(tx, lead, chat, text=f"Teil {i}") for i in range(200)]
+        )
+        got = [f["seq"] for f in dev.events(200)]
+        assert got == [m["seq"] for m in burst]  # all, in order, each once
+        assert 0 < dev.batches < 200  # and in fewer frames than entries
+        live.settle()
+        assert dev.quiet() == []
+        assert dev.position == burst[-1]["seq"]

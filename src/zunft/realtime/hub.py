@@ -64,6 +64,8 @@ CHAT_KINDS = frozenset(
 # Entries every member of staff of the business gets (no content in their payloads).
 TENANT_KINDS = frozenset({"user.profile_changed"})
 FETCH = 500  # journal entries read at a time when the next ones are not at hand
+BATCH_MAX = 256  # frames in one batch frame
+YIELD_EVERY = 32  # entries the pump delivers before it lets the senders write
 PING_EVERY_MS = 25_000
 DEAD_AFTER_MS = 55_000  # nothing heard for this long: the connection is gone (issue: < 60 s)
 PRESENCE_TTL_MS = 90_000  # another process's "online" lapses unless it repeats it
@@ -125,6 +127,7 @@ class Conn:
         # ends when the queue is empty (memory per idle connection, benchmarks/fanout.py W2).
         self.sender: asyncio.Task[None] | None = None
         self.live = False  # frames are only written once joining has finished
+        self.batch = False  # the device asked for batch frames (?batch=1)
         self.peak_queue = 0
 
     @property
@@ -176,7 +179,14 @@ class Conn:
     async def _drain(self) -> None:
         try:
             while self.queue and self.closing is None:
-                frame, seq = self.queue.popleft()
+                if self.batch and len(self.queue) > 1:
+                    # Several frames waiting: one batch frame, one write, one system call.
+                    take = min(len(self.queue), BATCH_MAX)
+                    items = [self.queue.popleft() for _ in range(take)]
+                    frame = '{"type":"batch","frames":[' + ",".join(f for f, _ in items) + "]}"
+                    seq = max(q for _, q in items)
+                else:
+                    frame, seq = self.queue.popleft()
                 await self._send(frame)
                 if seq > self.position:
                     self.position = seq
@@ -406,6 +416,7 @@ class Hub:
             for seq in [s for s in feed.inbox if s <= head]:
                 del feed.inbox[seq]
             feed.ready.set()
+            delivered = 0
             while True:
                 if feed.pos >= feed.target:
                     feed.wake.clear()
@@ -425,7 +436,8 @@ class Hub:
                     continue
                 await self._deliver(feed, ev)
                 feed.pos = ev.seq
-                if feed.inbox or feed.pos < feed.target:
+                delivered += 1
+                if delivered % YIELD_EVERY == 0 and (feed.inbox or feed.pos < feed.target):
                     # More to come: let the senders write what is queued before the next
                     # entry, so a large batch does not pile up in the queues of devices that
                     # read perfectly well.

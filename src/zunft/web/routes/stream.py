@@ -123,10 +123,13 @@ async def stream(scope: Scope, receive: Receive, send: Send) -> None:
         )
         return
     since, since_ok = _parse_since(ws.query_params.get("since"))
+    batch = ws.query_params.get("batch") == "1"
     await ws.accept()
     # From here on the raw ASGI callables are enough; the WebSocket object (with its parsed
     # headers, cookies and query) is not kept for the life of the connection.
-    await Stream(ctx, hub, receive, send, actor, token).run(since, since_ok)
+    session = Stream(ctx, hub, receive, send, actor, token)
+    session.conn.batch = batch
+    await session.run(since, since_ok)
 
 
 class Stream:
