@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from sqlalchemy import Engine, select
 
+from zunft.accounts.login import ShadowThrottle
 from zunft.accounts.passwords import Hasher
 from zunft.clock import Clock, SystemClock
 from zunft.config import Settings
@@ -33,6 +34,8 @@ class AppContext:
     clock: Clock
     hasher: Hasher
     bus: Bus = field(default_factory=Bus)
+    # Throttle state of e-mail addresses without an account (accounts/login.py).
+    login_shadow: ShadowThrottle = field(default_factory=ShadowThrottle)
 
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)

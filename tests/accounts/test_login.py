@@ -97,6 +97,28 @@ def test_unknown_email_answers_exactly_like_a_wrong_password(
     ]
 
 
+def test_an_address_without_account_slows_down_and_locks_like_an_account(
+    client: TestClient, clock: FakeClock, biz: Business
+) -> None:
+    """Otherwise the fourth wrong guess would tell which addresses have an account."""
+    nobody = "niemand@mueller.example"
+    seen = []
+    for _ in range(3 * LOCK_AFTER):
+        known = _login(client, biz)
+        unknown = _login(client, biz, email=nobody)
+        assert (unknown.status_code, unknown.json()) == (known.status_code, known.json())
+        assert unknown.headers.get("retry-after") == known.headers.get("retry-after")
+        seen.append(error(known)[1])
+        if seen[-1] == "account_locked":
+            break
+        if seen[-1] == "slow_down":
+            clock.advance(seconds=MAX_DELAY_S)  # wait as told, then guess again
+    assert seen[: FREE_FAILURES + 1] == ["invalid_credentials"] * FREE_FAILURES + ["slow_down"]
+    assert seen[-1] == "account_locked"
+    clock.advance(minutes=LOCK_MINUTES)
+    assert error(_login(client, biz, email=nobody)) == error(_login(client, biz))
+
+
 def test_unknown_business_answers_like_a_wrong_password(client: TestClient, biz: Business) -> None:
     wrong = _login(client, biz)
     r = _login(client, biz, tenant="gibtsnicht", password=PASSWORD)

@@ -10,6 +10,7 @@ the single writer: the writer only records the outcome. Policy, with its reasons
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,44 @@ def delay_ms(failures: int) -> int:
     if failures < FREE_FAILURES:
         return 0
     return int(min(2 ** (failures - FREE_FAILURES), MAX_DELAY_S)) * 1000
+
+
+@dataclass
+class _Shadow:
+    """The throttle state an account would have, for an e-mail address with no account."""
+
+    failed_logins: int = 0
+    last_failed_at: int | None = None
+    locked_until: int | None = None
+
+
+class ShadowThrottle:
+    """Slows down and locks e-mail addresses that have no account exactly as real accounts
+    are: otherwise the fourth wrong guess would answer 429 for an account and 401 for
+    nobody, telling an attacker which addresses exist. Kept in memory (bounded); a restart
+    forgets it, which only makes a guesser's life easier for addresses that lead nowhere."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._state: dict[tuple[str, str], _Shadow] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> _Shadow:
+        with self._lock:
+            return self._state.get(key) or _Shadow()
+
+    def fail(self, key: tuple[str, str], now: int) -> None:
+        with self._lock:
+            shadow = self._state.pop(key, None) or _Shadow()
+            shadow.failed_logins += 1
+            shadow.last_failed_at = now
+            if shadow.failed_logins >= LOCK_AFTER:
+                shadow.locked_until = now + LOCK_MINUTES * 60_000
+                shadow.failed_logins = 0
+            self._state[key] = shadow  # most recent last
+            while len(self._state) > self.MAX_KEYS:
+                del self._state[next(iter(self._state))]
 
 
 @dataclass(frozen=True)
@@ -167,7 +206,11 @@ def login(
         ctx.hasher.verify(None, password)
         raise _invalid()
     if user is None:
+        key = (tenant_row.id, email.strip().casefold())
+        now = ctx.now_ms()
+        check_not_throttled(ctx.login_shadow.get(key), now)
         ctx.hasher.verify(None, password)
+        ctx.login_shadow.fail(key, now)
         ctx.write(
             lambda tx: do_record_login_failure(
                 tx,
