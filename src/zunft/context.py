@@ -10,6 +10,7 @@ from typing import TypeVar
 from sqlalchemy import Engine, select
 
 from zunft.accounts.passwords import Hasher
+from zunft.blobs.store import BlobStore, open_store
 from zunft.clock import Clock, SystemClock
 from zunft.config import Settings
 from zunft.crypto.envelope import Keyring
@@ -50,6 +51,7 @@ class AppContext:
     clock: Clock
     hasher: Hasher
     bus: Bus = field(default_factory=Bus)
+    blobs: BlobStore | None = None  # file contents, encrypted (zunft.blobs)
 
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
@@ -104,4 +106,10 @@ def open_context(
         hasher=hasher
         or Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost),
         bus=bus,
+        blobs=open_store(
+            settings.blob_url,
+            settings.data_path,
+            endpoint=settings.s3_endpoint,
+            min_free_bytes=int(settings.blob_min_free_mb) * 1024 * 1024,
+        ),
     )

@@ -11,7 +11,7 @@ from zunft import __version__
 from zunft.context import AppContext
 from zunft.web import errors
 from zunft.web.guards import JsonBodyGuard, SecurityHeaders
-from zunft.web.routes import admin, auth, chats, me, messages, projects
+from zunft.web.routes import admin, auth, chats, files, me, messages, projects, uploads
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -33,7 +33,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     api = APIRouter(prefix=API)
-    for module in (auth, me, admin, projects, chats, messages):
+    for module in (auth, me, admin, projects, chats, messages, uploads, files):
         api.include_router(module.router)
 
     @api.get("/health", tags=["ops"], summary="Liveness: the process answers")
@@ -57,6 +57,10 @@ def create_app(ctx: AppContext) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(JsonBodyGuard, max_body_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(
+        JsonBodyGuard,
+        max_body_bytes=ctx.settings.max_body_bytes,
+        stream_prefixes=uploads.STREAM_PREFIXES,
+    )
     app.add_middleware(SecurityHeaders)
     return app

@@ -1,0 +1,408 @@
+"""Moving bytes: uploads (tus and single request) into the encrypted store, finishing a
+complete upload (type detection, checks, previews, the file row), expiry, and reading
+files back for download.
+
+Memory stays flat whatever the file size: at most one segment (1 MiB) plus one network
+chunk is held per request. Acknowledged means durable: segments are fsynced (or PUT to S3)
+before the new offset is committed, and the offset is committed before the client hears it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from zunft.accounts.actor import Actor
+from zunft.blobs import segments
+from zunft.blobs.media import process
+from zunft.blobs.segments import SEGMENT_SIZE, BlobReader, SegmentWriter, write_whole
+from zunft.blobs.service import (
+    TooLarge,
+    access_file,
+    access_upload,
+    do_advance_upload,
+    do_create_upload,
+    do_delete_upload_row,
+    do_store_file,
+    get_expired_uploads,
+)
+from zunft.blobs.sniff import sniff
+from zunft.blobs.store import BlobStore
+from zunft.config import parse_limits
+from zunft.context import AppContext
+from zunft.db import schema as s
+from zunft.db.tx import Rx
+from zunft.errors import Conflict, Invalid, ZunftError
+from zunft.idempotency import check_client_id, do_once
+from zunft.ids import new_id
+from zunft.journal.chain import canonical
+
+log = logging.getLogger(__name__)
+MB = 1024 * 1024
+_busy: set[str] = set()  # uploads a request of this process is writing to right now
+_idle = threading.Condition()
+
+
+def _release(upload_id: str) -> None:
+    with _idle:
+        _busy.discard(upload_id)
+        _idle.notify_all()
+
+
+def wait_until_idle(upload_id: str, timeout: float = 30.0) -> bool:
+    """Wait until no request of this process writes to the upload (after a broken
+    connection the server may still be storing what it got); False on timeout."""
+    with _idle:
+        return _idle.wait_for(lambda: upload_id not in _busy, timeout)
+
+
+def store_of(ctx: AppContext) -> BlobStore:
+    if ctx.blobs is None:
+        raise RuntimeError("the context has no blob store")
+    return ctx.blobs
+
+
+def limits(ctx: AppContext) -> dict[str, int]:
+    return {k: v * MB for k, v in parse_limits(ctx.settings.file_limits_mb).items()}
+
+
+def max_file_bytes(ctx: AppContext) -> int:
+    return max(limits(ctx).values())
+
+
+def quota_bytes(ctx: AppContext) -> int:
+    return int(ctx.settings.media_quota_mb) * MB
+
+
+def expiry_ms(ctx: AppContext) -> int:
+    return int(ctx.settings.upload_expiry_hours) * 3600 * 1000
+
+
+def _stored_answer(
+    ctx: AppContext, actor: Actor, client_id: str, request: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The first answer to this client id, if the write already happened."""
+    check_client_id(client_id)
+
+    def read(rx: Rx) -> Any:
+        return rx.conn.execute(
+            select(s.client_writes).where(
+                s.client_writes.c.tenant_id == actor.tenant_id,
+                s.client_writes.c.user_id == actor.user_id,
+                s.client_writes.c.client_id == client_id,
+            )
+        ).first()
+
+    row = ctx.read(read)
+    if row is None:
+        return None
+    if row.request_hash != hashlib.sha256(canonical(request)).digest():
+        raise Conflict("This client_id was used for a different request.", code="client_id_reused")
+    answer: dict[str, Any] = json.loads(
+        ctx.keys.cipher(actor.tenant_id).decrypt(
+            f"client_writes/{actor.user_id}/{client_id}", row.response_enc
+        )
+    )
+    return answer
+
+
+def create_upload(
+    ctx: AppContext,
+    actor: Actor,
+    *,
+    chat_id: str,
+    length: int,
+    name: str | None,
+    caption: str | None,
+    client_id: str | None = None,
+) -> tuple[dict[str, Any], bool]:
+    """A new upload (tus creation). With a client id, a retry returns the first upload.
+    Returns (upload, replayed)."""
+    expire_uploads(ctx)  # opportunistic: abandoned uploads go when new ones come
+    upload_id = new_id()
+
+    def work(tx: Any) -> dict[str, Any]:
+        return do_create_upload(
+            tx,
+            actor,
+            upload_id=upload_id,
+            chat_id=chat_id,
+            length=length,
+            name=name,
+            caption=caption,
+            max_bytes=max_file_bytes(ctx),
+            quota_bytes=quota_bytes(ctx),
+            expiry_ms=expiry_ms(ctx),
+        )
+
+    if client_id is None:
+        return ctx.write(work), False
+    request = {"upload": True, "chat_id": chat_id, "length": length, "name": name}
+    _, body, replayed = ctx.write(
+        lambda tx: do_once(tx, actor, client_id, request, lambda: work(tx))
+    )
+    return body, replayed
+
+
+@dataclass
+class Received:
+    offset: int
+    length: int
+    expires_at: int
+    file: dict[str, Any] | None  # set when this request completed the upload
+
+
+async def receive(
+    ctx: AppContext,
+    actor: Actor,
+    upload_id: str,
+    offset: int,
+    chunks: AsyncIterator[bytes],
+    *,
+    keep_partial: bool = True,
+    client_id: str | None = None,
+    request: dict[str, Any] | None = None,
+) -> Received:
+    """Append the request body at `offset` (which must be the upload's offset).
+
+    When the stream ends early (the connection broke) the bytes received so far are kept
+    and committed (tus resumes from there) when `keep_partial`; the file is finished when
+    the last byte arrived.
+    """
+    row = await run_in_threadpool(ctx.read, lambda rx: access_upload(rx, actor, upload_id))
+    if offset != row.offset:
+        raise Conflict(
+            f"Upload-Offset is {offset} but the upload is at {row.offset}.",
+            code="offset_mismatch",
+            offset=row.offset,
+        )
+    with _idle:
+        if upload_id in _busy:
+            raise Conflict("Another request is writing to this upload.", code="upload_busy")
+        _busy.add(upload_id)
+    try:
+        return await _receive(
+            ctx, actor, row, chunks, keep_partial=keep_partial, client_id=client_id, request=request
+        )
+    finally:
+        _release(upload_id)
+
+
+async def _receive(
+    ctx: AppContext,
+    actor: Actor,
+    row: Any,
+    chunks: AsyncIterator[bytes],
+    *,
+    keep_partial: bool,
+    client_id: str | None,
+    request: dict[str, Any] | None,
+) -> Received:
+    store = store_of(ctx)
+    cipher = ctx.keys.cipher(actor.tenant_id)
+    old = int(row.offset)
+    writer = await run_in_threadpool(
+        lambda: SegmentWriter(store, cipher, row.id, size=row.length, offset=old)
+    )
+    pending = bytearray()
+    async for chunk in chunks:
+        if len(pending) + len(chunk) > writer.remaining:
+            raise TooLarge(
+                "The request carries more bytes than the upload's declared length.",
+                code="upload_length_exceeded",
+            )
+        pending += chunk
+        if len(pending) >= SEGMENT_SIZE:
+            data = bytes(pending)
+            pending.clear()
+            await run_in_threadpool(writer.write, data)
+    if pending:
+        await run_in_threadpool(writer.write, bytes(pending))
+    complete = writer.offset == row.length
+    if not complete and not keep_partial:
+        return Received(writer.offset, row.length, row.expires_at, None)
+    await run_in_threadpool(writer.flush_partial)
+    expires_at = row.expires_at
+    if writer.offset != old:
+        new = writer.offset
+        expires_at = await ctx.writer.awrite(
+            lambda tx: do_advance_upload(
+                tx, actor, row.id, old=old, new=new, expiry_ms=expiry_ms(ctx)
+            )
+        )
+        await run_in_threadpool(writer.drop_parts, old)
+    file = None
+    if complete:
+        file = await run_in_threadpool(
+            lambda: finish(ctx, actor, row.id, row.length, client_id=client_id, request=request)
+        )
+    return Received(writer.offset, row.length, expires_at, file)
+
+
+def finish(
+    ctx: AppContext,
+    actor: Actor,
+    upload_id: str,
+    size: int,
+    *,
+    client_id: str | None = None,
+    request: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Check a complete upload and make it a file; on bad content nothing of it remains."""
+    store = store_of(ctx)
+    cipher = ctx.keys.cipher(actor.tenant_id)
+    try:
+        reader = BlobReader(store, cipher, upload_id, size=size)
+        digest = hashlib.sha256()
+        for chunk in reader.iter_range(0, size - 1):
+            digest.update(chunk)
+        buffered = io.BufferedReader(reader, buffer_size=256 * 1024)
+        sniffed = sniff(buffered)
+        processed = process(buffered, sniffed)
+        limit = limits(ctx)[processed.kind]
+        if size > limit:
+            raise TooLarge(
+                f"A {processed.kind} may have at most {limit // MB} MB.",
+                limit=limit,
+                kind=processed.kind,
+            )
+        derivatives: dict[str, Any] = {}
+        stored = size
+        for d in processed.derivatives:
+            stored += write_whole(store, cipher, upload_id, d.name, d.data)
+            derivatives[d.name] = {
+                "size": len(d.data),
+                "content_type": d.content_type,
+                "width": d.width,
+                "height": d.height,
+            }
+
+        def work(tx: Any) -> dict[str, Any]:
+            return do_store_file(
+                tx,
+                actor,
+                upload_id,
+                kind=processed.kind,
+                content_type=processed.content_type,
+                size=size,
+                stored_bytes=stored,
+                segment_size=SEGMENT_SIZE,
+                sha256=digest.digest(),
+                meta=processed.meta,
+                taken_at=processed.taken_at,
+                derivatives=derivatives,
+                quota_bytes=quota_bytes(ctx),
+            )
+
+        if client_id is None:
+            file: dict[str, Any] = ctx.write(work)
+            return file
+        _, body, replayed = ctx.write(
+            lambda tx: do_once(tx, actor, client_id, request or {}, lambda: work(tx))
+        )
+        if replayed:  # a concurrent retry won: this copy goes
+            forget_upload(ctx, actor.tenant_id, upload_id)
+        return body
+    except (ZunftError, Invalid):
+        forget_upload(ctx, actor.tenant_id, upload_id)
+        raise
+
+
+def forget_upload(ctx: AppContext, tenant_id: str, upload_id: str) -> None:
+    """Delete an upload's row and everything stored for it."""
+    ctx.write(lambda tx: do_delete_upload_row(tx, upload_id))
+    store_of(ctx).delete_prefix(segments.prefix(tenant_id, upload_id))
+
+
+def terminate(ctx: AppContext, actor: Actor, upload_id: str) -> None:
+    """tus termination: the client gives up an upload."""
+    ctx.read(lambda rx: access_upload(rx, actor, upload_id))
+    if upload_id in _busy:
+        raise Conflict("Another request is writing to this upload.", code="upload_busy")
+    forget_upload(ctx, actor.tenant_id, upload_id)
+
+
+def expire_uploads(ctx: AppContext, limit: int = 100) -> int:
+    """Delete uploads not continued within ZUNFT_UPLOAD_EXPIRY_HOURS; returns how many."""
+    expired = ctx.read(lambda rx: get_expired_uploads(rx, limit))
+    for tenant_id, upload_id in expired:
+        if upload_id not in _busy:
+            forget_upload(ctx, tenant_id, upload_id)
+    return len(expired)
+
+
+async def single_upload(
+    ctx: AppContext,
+    actor: Actor,
+    *,
+    chat_id: str,
+    length: int,
+    name: str | None,
+    caption: str | None,
+    client_id: str | None,
+    chunks: AsyncIterator[bytes],
+) -> tuple[dict[str, Any], bool]:
+    """A whole file in one request. Anything short of the declared length stores nothing."""
+    request = {"single": True, "chat_id": chat_id, "length": length, "name": name}
+    if client_id is not None:
+        answer = await run_in_threadpool(_stored_answer, ctx, actor, client_id, request)
+        if answer is not None:
+            return answer, True
+    upload, _ = await run_in_threadpool(
+        lambda: create_upload(
+            ctx, actor, chat_id=chat_id, length=length, name=name, caption=caption
+        )
+    )
+    upload_id = upload["id"]
+    try:
+        received = await receive(
+            ctx,
+            actor,
+            upload_id,
+            0,
+            chunks,
+            keep_partial=False,
+            client_id=client_id,
+            request=request,
+        )
+    except BaseException:
+        await run_in_threadpool(forget_upload, ctx, actor.tenant_id, upload_id)
+        raise
+    if received.file is None:
+        await run_in_threadpool(forget_upload, ctx, actor.tenant_id, upload_id)
+        raise ZunftError(
+            f"The body ended after {received.offset} of {length} bytes (Content-Length).",
+            code="incomplete_body",
+        )
+    return received.file, False
+
+
+def open_file(ctx: AppContext, actor: Actor, file_id: str, variant: str) -> tuple[Any, BlobReader]:
+    """The file's row and a reader over its original ("o") or a preview."""
+    row = ctx.read(lambda rx: access_file(rx, actor, file_id))
+    size = row.size
+    if variant != segments.ORIGINAL:
+        derivative = json.loads(row.derivatives).get(variant)
+        if derivative is None:
+            from zunft.errors import NotFound
+
+            raise NotFound("This file has no such preview.", code="no_preview")
+        size = derivative["size"]
+    reader = BlobReader(
+        store_of(ctx),
+        ctx.keys.cipher(actor.tenant_id),
+        file_id,
+        size=size,
+        variant=variant,
+        segment_size=row.segment_size,
+    )
+    return row, reader
