@@ -102,7 +102,7 @@ class LocalStore:
         self._path(key).unlink(missing_ok=True)
 
     def keys(self, prefix: str) -> Iterator[str]:
-        base = self._path(prefix.rstrip("/"))
+        base = self._path(prefix.rstrip("/")) if prefix.strip("/") else self.root
         if not base.exists():
             return
         for path in sorted(base.rglob("*")):

@@ -34,6 +34,7 @@ from zunft.blobs.service import (
     do_delete_upload_row,
     do_store_file,
     get_expired_uploads,
+    get_file,
 )
 from zunft.blobs.sniff import sniff
 from zunft.blobs.store import BlobStore
@@ -306,12 +307,14 @@ def finish(
         if client_id is None:
             file: dict[str, Any] = ctx.write(work)
             return file
+        # The stored answer is the file's id (GPS floats have no canonical JSON form); the
+        # view is read fresh, for the first answer and a replay alike.
         _, body, replayed = ctx.write(
-            lambda tx: do_once(tx, actor, client_id, request or {}, lambda: work(tx))
+            lambda tx: do_once(tx, actor, client_id, request or {}, lambda: {"id": work(tx)["id"]})
         )
         if replayed:  # a concurrent retry won: this copy goes
             forget_upload(ctx, actor.tenant_id, upload_id)
-        return body
+        return ctx.read(lambda rx: get_file(rx, actor, body["id"]))
     except (ZunftError, Invalid):
         forget_upload(ctx, actor.tenant_id, upload_id)
         raise
@@ -356,7 +359,9 @@ async def single_upload(
     if client_id is not None:
         answer = await run_in_threadpool(_stored_answer, ctx, actor, client_id, request)
         if answer is not None:
-            return answer, True
+            file_id = answer["id"]
+            view = await run_in_threadpool(ctx.read, lambda rx: get_file(rx, actor, file_id))
+            return view, True
     upload, _ = await run_in_threadpool(
         lambda: create_upload(
             ctx, actor, chat_id=chat_id, length=length, name=name, caption=caption
