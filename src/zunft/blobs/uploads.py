@@ -50,20 +50,26 @@ from zunft.journal.chain import canonical
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
 _busy: set[str] = set()  # uploads a request of this process is writing to right now
+_handled: dict[str, int] = {}  # requests that wrote to an upload and have ended, per upload
 _idle = threading.Condition()
 
 
 def _release(upload_id: str) -> None:
     with _idle:
         _busy.discard(upload_id)
+        _handled[upload_id] = _handled.get(upload_id, 0) + 1
+        if len(_handled) > 10_000:  # only for waiting on recent uploads: stay bounded
+            _handled.clear()
         _idle.notify_all()
 
 
-def wait_until_idle(upload_id: str, timeout: float = 30.0) -> bool:
-    """Wait until no request of this process writes to the upload (after a broken
-    connection the server may still be storing what it got); False on timeout."""
+def wait_for_requests(upload_id: str, count: int, timeout: float = 30.0) -> bool:
+    """Wait until `count` requests writing to the upload have ended in this process (after
+    a broken connection the server may still be storing what it got); False on timeout."""
     with _idle:
-        return _idle.wait_for(lambda: upload_id not in _busy, timeout)
+        return _idle.wait_for(
+            lambda: _handled.get(upload_id, 0) >= count and upload_id not in _busy, timeout
+        )
 
 
 def store_of(ctx: AppContext) -> BlobStore:
