@@ -53,7 +53,7 @@ def test_a_photo_is_stored_with_its_metadata_and_upright_previews(
     assert r.headers["content-disposition"].startswith("inline")
     # Previews: upright (the red left half of the sensor is now at the top), no EXIF at all.
     for name, longest in (("thumb", 320), ("large", 800)):
-        p = worker.get(f"/files/{f['id']}/previews/{name}")
+        p = worker.get(f"/files/{f['id']}/preview?size={name}")
         assert p.status_code == 200, p.text
         img = Image.open(io.BytesIO(p.content))
         assert img.size[1] == longest
@@ -74,7 +74,7 @@ def test_a_photo_is_stored_with_its_metadata_and_upright_previews(
 def test_heic_gets_browser_previews(worker: Api, chat: str) -> None:
     f = uploaded(worker, chat, samples.heic(), name="IMG_0001.HEIC")
     assert (f["content_type"], f["kind"]) == ("image/heic", "photo")
-    p = worker.get(f"/files/{f['id']}/previews/large")
+    p = worker.get(f"/files/{f['id']}/preview?size=large")
     assert p.headers["content-type"] == "image/jpeg"
     assert Image.open(io.BytesIO(p.content)).size == (640, 480)
 
@@ -174,7 +174,7 @@ def test_files_are_seen_exactly_by_those_who_see_the_chat(
     office_only = r.json()["id"]
     secret = uploaded(owner, office_only, samples.photo())
     # Not a member: the file is as missing as an id that never existed.
-    for path in ("", "/content", "/previews/thumb"):
+    for path in ("", "/content", "/preview?size=thumb"):
         assert_error(worker.get(f"/files/{secret['id']}{path}"), 404, "not_found")
     # Uploading into a chat one is not a member of: 404, nothing stored.
     before = media_rows(ctx), stored_keys(ctx)
@@ -183,7 +183,7 @@ def test_files_are_seen_exactly_by_those_who_see_the_chat(
     # Another business with the same ids: not found.
     other = make_business(ctx, slug="schmidt", name="Schmidt Bau")
     stranger = login(client, other, "owner")
-    for path in ("", "/content", "/previews/large"):
+    for path in ("", "/content", "/preview?size=large"):
         assert_error(stranger.get(f"/files/{secret['id']}{path}"), 404, "not_found")
     assert owner.get(f"/files/{secret['id']}/content").status_code == 200
 
@@ -217,7 +217,7 @@ def test_an_image_polyglot_is_served_as_an_image_and_its_previews_are_clean(
     assert r.headers["content-type"] == "image/jpeg"
     assert r.headers["x-content-type-options"] == "nosniff"
     assert "sandbox" in r.headers["content-security-policy"]
-    assert b"<script>" not in worker.get(f"/files/{f['id']}/previews/large").content
+    assert b"<script>" not in worker.get(f"/files/{f['id']}/preview?size=large").content
 
 
 def test_an_empty_file_is_refused(ctx: AppContext, worker: Api, chat: str) -> None:

@@ -274,7 +274,7 @@ def file_view(
         "content_url": f"/api/v1/files/{row.id}/content",
         "previews": {
             name: {
-                "url": f"/api/v1/files/{row.id}/previews/{name}",
+                "url": f"/api/v1/files/{row.id}/preview?size={name}",
                 "width": d["width"],
                 "height": d["height"],
             }

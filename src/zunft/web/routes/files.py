@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
@@ -150,23 +150,23 @@ def _download_type(content_type: str) -> str:
 
 
 @router.get(
-    "/files/{file_id}/previews/{variant}",
-    summary="A preview: thumb (320 px) or large (1280 px), upright, without location",
+    "/files/{file_id}/preview",
+    summary="A preview: size=thumb (320 px) or large (1280 px), upright, without location",
     response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 async def file_preview(
-    file_id: str, variant: str, request: Request, actor: CurrentActor, ctx: Ctx
+    file_id: str,
+    request: Request,
+    actor: CurrentActor,
+    ctx: Ctx,
+    size: Literal["thumb", "large"] = "thumb",
 ) -> Response:
-    if variant not in {"thumb", "large"}:
-        from zunft.errors import NotFound
-
-        raise NotFound("This file has no such preview.", code="no_preview")
-    row, reader = await run_in_threadpool(up.open_file, ctx, actor, file_id, variant)
+    row, reader = await run_in_threadpool(up.open_file, ctx, actor, file_id, size)
     return _serve(
         request,
         reader,
-        etag=f'"{row.id}-{variant}"',
+        etag=f'"{row.id}-{size}"',
         content_type="image/jpeg",
-        disposition=_disposition("inline", f"{variant}.jpg"),
+        disposition=_disposition("inline", f"{size}.jpg"),
     )

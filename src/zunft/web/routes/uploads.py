@@ -164,13 +164,14 @@ def _finished_file(ctx: Ctx, actor: Any, upload_id: str) -> Any:
 
 @router.head("/uploads/{upload_id}", summary="tus: how much of the upload is stored")
 def tus_head(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) -> Response:
-    _check_tus(request)
+    # The id first: an upload of someone else answers 404 whatever the headers say.
     try:
         row = ctx.read(lambda rx: access_upload(rx, actor, upload_id))
     except NotFound:
         done = _finished_file(ctx, actor, upload_id)
         if done is None:
             raise
+        _check_tus(request)
         return Response(
             status_code=200,
             headers=_tus_headers(
@@ -181,6 +182,7 @@ def tus_head(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) ->
                 }
             ),
         )
+    _check_tus(request)
     return Response(
         status_code=200,
         headers=_tus_headers(
@@ -196,19 +198,18 @@ def tus_head(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) ->
 
 @router.patch("/uploads/{upload_id}", status_code=204, summary="tus: append bytes at an offset")
 async def tus_patch(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) -> Response:
+    row = await run_in_threadpool(ctx.read, lambda rx: access_upload(rx, actor, upload_id))
     _check_tus(request)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media != OFFSET_STREAM:
         raise UnsupportedMediaType(f"Send the bytes as {OFFSET_STREAM}.")
     offset = _number(request, "upload-offset")
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        row = await run_in_threadpool(ctx.read, lambda rx: access_upload(rx, actor, upload_id))
-        if offset + int(declared) > row.length:
-            raise TooLarge(
-                "The request carries more bytes than the upload's declared length.",
-                code="upload_length_exceeded",
-            )
+    if declared is not None and declared.isdigit() and offset + int(declared) > row.length:
+        raise TooLarge(
+            "The request carries more bytes than the upload's declared length.",
+            code="upload_length_exceeded",
+        )
     body = _Body(request)
     received = await up.receive(ctx, actor, upload_id, offset, body.chunks())
     headers = _tus_headers(
@@ -224,6 +225,7 @@ async def tus_patch(upload_id: str, request: Request, actor: CurrentActor, ctx: 
 
 @router.delete("/uploads/{upload_id}", status_code=204, summary="tus: give up an upload")
 def tus_delete(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) -> Response:
+    ctx.read(lambda rx: access_upload(rx, actor, upload_id))
     _check_tus(request)
     up.terminate(ctx, actor, upload_id)
     return Response(status_code=204, headers=_tus_headers())
