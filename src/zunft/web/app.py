@@ -11,7 +11,17 @@ from zunft import __version__
 from zunft.context import AppContext
 from zunft.web import errors
 from zunft.web.guards import JsonBodyGuard, SecurityHeaders
-from zunft.web.routes import admin, auth, chats, files, me, messages, projects, uploads
+from zunft.web.routes import (
+    admin,
+    auth,
+    chats,
+    files,
+    gallery,
+    me,
+    messages,
+    projects,
+    uploads,
+)
 
 API = "/api/v1"
 STATIC = Path(__file__).parent / "static"
@@ -33,7 +43,7 @@ def create_app(ctx: AppContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     api = APIRouter(prefix=API)
-    for module in (auth, me, admin, projects, chats, messages, uploads, files):
+    for module in (auth, me, admin, projects, chats, messages, uploads, files, gallery):
         api.include_router(module.router)
 
     @api.get("/health", tags=["ops"], summary="Liveness: the process answers")
