@@ -261,3 +261,30 @@ def test_a_lying_content_length_stores_nothing(
     # The server has nothing to answer a half request with, or answers 400; never a file.
     assert b"201 Created" not in answer
     assert (media_rows(ctx), stored_keys(ctx)) == before
+
+
+def test_a_file_too_large_for_its_kind_is_refused_on_its_first_bytes(
+    ctx: AppContext, worker: Api, chat: str
+) -> None:
+    ctx.settings = ctx.settings.with_overrides(
+        file_limits_mb="photo=1,video=50,voice=1,document=1,file=50"
+    )
+    before = media_rows(ctx), stored_keys(ctx)
+    auth = {**worker.headers, **TUS}
+    size = 5 * 1024 * 1024
+    r = worker.client.post(
+        "/api/v1/uploads",
+        headers={**auth, "Upload-Length": str(size), "Upload-Metadata": _meta(chat_id=chat)},
+    )
+    assert r.status_code == 201, r.text  # within the largest limit (video, file)
+    path = r.headers["location"]
+    head = samples.photo()  # but the bytes say: a photo
+    r = worker.client.patch(
+        path,
+        content=head + b"\x00" * (2 * 1024 * 1024 - len(head)),
+        headers={**auth, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"},
+    )
+    error = assert_error(r, 413, "file_too_large")
+    assert error["details"]["kind"] == "photo"
+    assert worker.client.head(path, headers=auth).status_code == 404
+    assert (media_rows(ctx), stored_keys(ctx)) == before

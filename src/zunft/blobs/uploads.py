@@ -36,7 +36,7 @@ from zunft.blobs.service import (
     get_expired_uploads,
     get_file,
 )
-from zunft.blobs.sniff import sniff
+from zunft.blobs.sniff import HEAD_BYTES, sniff
 from zunft.blobs.store import BlobStore
 from zunft.config import parse_limits
 from zunft.context import AppContext
@@ -221,6 +221,7 @@ async def _receive(
         lambda: SegmentWriter(store, cipher, row.id, size=row.length, offset=old)
     )
     pending = bytearray()
+    checked = old > 0  # the kind's size limit is checked once, on the first bytes
     async for chunk in chunks:
         if len(pending) + len(chunk) > writer.remaining:
             raise TooLarge(
@@ -228,6 +229,9 @@ async def _receive(
                 code="upload_length_exceeded",
             )
         pending += chunk
+        if not checked and len(pending) >= min(HEAD_BYTES, row.length):
+            checked = True
+            await _check_kind_limit(ctx, actor, row, bytes(pending[:HEAD_BYTES]))
         if len(pending) >= SEGMENT_SIZE:
             data = bytes(pending)
             pending.clear()
@@ -253,6 +257,16 @@ async def _receive(
             lambda: finish(ctx, actor, row.id, row.length, client_id=client_id, request=request)
         )
     return Received(writer.offset, row.length, expires_at, file)
+
+
+async def _check_kind_limit(ctx: AppContext, actor: Actor, row: Any, head: bytes) -> None:
+    """Refuse a file too large for its kind as soon as its first bytes show the kind (a 3 GB
+    "photo" is not received whole first). The complete file is checked again in `finish`."""
+    kind = sniff(io.BytesIO(head)).kind
+    limit = limits(ctx)[kind]
+    if row.length > limit:
+        await run_in_threadpool(forget_upload, ctx, actor.tenant_id, row.id)
+        raise TooLarge(f"A {kind} may have at most {limit // MB} MB.", limit=limit, kind=kind)
 
 
 def finish(
