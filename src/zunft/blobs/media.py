@@ -61,13 +61,11 @@ class Processed:
     derivatives: list[Derivative] = field(default_factory=list)
 
 
-def _jpeg(img: Image.Image, size: int) -> Derivative:
-    copy = img.copy()
-    copy.thumbnail((size, size), Image.Resampling.LANCZOS)
+def _jpeg(img: Image.Image, name: str) -> Derivative:
     out = io.BytesIO()
     # No EXIF, no XMP: derivatives carry no location and no camera data.
-    copy.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=True)
-    return Derivative("", out.getvalue(), "image/jpeg", copy.width, copy.height)
+    img.save(out, "JPEG", quality=JPEG_QUALITY, optimize=False, progressive=True)
+    return Derivative(name, out.getvalue(), "image/jpeg", img.width, img.height)
 
 
 def derivatives_of(img: Image.Image) -> list[Derivative]:
@@ -80,11 +78,10 @@ def derivatives_of(img: Image.Image) -> list[Derivative]:
         upright = flat
     found = []
     for name, size in sorted(SIZES.items(), key=lambda kv: -kv[1]):
-        derivative = _jpeg(upright, size)
-        derivative.name = name
-        found.append(derivative)
-        upright = upright.copy()
-        upright.thumbnail((size, size), Image.Resampling.LANCZOS)  # next one from the smaller
+        smaller = upright.copy() if upright is img else upright
+        smaller.thumbnail((size, size), Image.Resampling.LANCZOS)
+        found.append(_jpeg(smaller, name))
+        upright = smaller  # the next, smaller one is made from this one
     return found
 
 
