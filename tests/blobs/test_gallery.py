@@ -149,3 +149,21 @@ def test_photo_report(team: dict[str, Any], biz: Business) -> None:
     assert sum(len(page.images) for page in pdf.pages) == 1
     assert "Position: 52.52001, 13.40495" in text
     assert "Rohr vor dem" not in text
+
+
+def test_staff_find_photos_by_place(team: dict[str, Any]) -> None:
+    worker: Api = team["worker"]
+    chat = team["project"]["chat_id"]
+    uploaded(worker, chat, samples.photo(gps=(48.137154, 11.576124)), "muenchen.jpg")
+    gallery = f"/projects/{team['project']['id']}/gallery"
+    munich = worker.get(gallery, params={"lat": 48.1372, "lon": 11.5762, "radius_m": 500})
+    assert _ids(munich.json()) == ["muenchen.jpg"]
+    berlin = worker.get(gallery, params={"lat": 52.52, "lon": 13.405, "radius_m": 1000}).json()
+    assert _ids(berlin) == ["neu.jpg", "mitte.jpg", "alt.jpg"]  # the video has no position
+    page = worker.get(gallery, params={"lat": 52.52, "lon": 13.405, "limit": 2}).json()
+    assert _ids(page) == ["neu.jpg", "mitte.jpg"]
+    rest = worker.get(
+        gallery, params={"lat": 52.52, "lon": 13.405, "limit": 2, "before": page["next"]}
+    ).json()
+    assert _ids(rest) == ["alt.jpg"]
+    assert_error(worker.get(gallery, params={"lat": 52.52}), 422, "invalid_filter")

@@ -5,6 +5,8 @@ business adds by using it."""
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import unicodedata
 from typing import Any
@@ -80,6 +82,14 @@ def do_describe_file(
     return file_view(cipher, fresh, actor, tags=get_tags(tx, [file_id])[file_id])
 
 
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_000 * math.asin(min(1.0, math.sqrt(a)))
+
+
 def get_tag_list(rx: Rx, actor: Actor) -> list[str]:
     """The default tags and every tag the business has used."""
     used = rx.conn.execute(
@@ -101,9 +111,12 @@ def get_gallery(
     tags: list[str] | None = None,
     before: str | None = None,
     limit: int = 50,
+    near: tuple[float, float, float] | None = None,
 ) -> dict[str, Any]:
     """A page of the gallery, newest capture time first. `since`/`until` are ms (until
-    exclusive); `tags` all must be present; `before` is the `next` of the previous page."""
+    exclusive); `tags` all must be present; `before` is the `next` of the previous page;
+    `near` = (lat, lon, radius in m): only photos taken there (staff only; positions are
+    encrypted, so this filter decrypts the candidates' metadata)."""
     if not 1 <= limit <= PAGE_MAX:
         raise Invalid(f"limit is 1 to {PAGE_MAX}.", code="invalid_limit")
     _, chat_id = access_project(rx, actor, project_id)
@@ -131,12 +144,22 @@ def get_gallery(
             raise Invalid("before is the 'next' value of a previous page.", code="invalid_cursor")
         at, last_id = int(match.group(1)), match.group(2)
         query = query.where(or_(b.c.taken_at < at, and_(b.c.taken_at == at, b.c.id < last_id)))
-    rows = list(
-        rx.conn.execute(query.order_by(b.c.taken_at.desc(), b.c.id.desc()).limit(limit + 1)).all()
-    )
+    cipher = rx.cipher(actor.tenant_id)
+    query = query.order_by(b.c.taken_at.desc(), b.c.id.desc())
+    if near is None:
+        rows = list(rx.conn.execute(query.limit(limit + 1)).all())
+    else:
+        if actor.kind != "staff":
+            raise Invalid("Only staff search by location.", code="invalid_filter")
+        rows = []
+        for r in rx.conn.execute(query).all():
+            gps = json.loads(cipher.decrypt(f"blobs.meta/{r.id}", r.meta_enc)).get("gps")
+            if gps and distance_m(gps["lat"], gps["lon"], near[0], near[1]) <= near[2]:
+                rows.append(r)
+                if len(rows) > limit:
+                    break
     more = len(rows) > limit
     rows = rows[:limit]
-    cipher = rx.cipher(actor.tenant_id)
     tag_map = get_tags(rx, [r.id for r in rows])
     items = [file_view(cipher, r, actor, tags=tag_map[r.id]) for r in rows]
     return {

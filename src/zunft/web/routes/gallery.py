@@ -65,7 +65,7 @@ def tags(actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
 
 @router.get(
     "/projects/{project_id}/gallery",
-    summary="Photos and videos of a project, newest first (filters: period, uploader, kind, tag)",
+    summary="Photos and videos of a project, newest first (period, uploader, kind, tag, place)",
 )
 def gallery(
     project_id: str,
@@ -78,8 +78,14 @@ def gallery(
     tag: Annotated[list[str] | None, Query(max_length=10)] = None,
     before: str | None = Query(default=None, max_length=60),
     limit: int = Query(default=50, ge=1, le=100),
+    lat: float | None = Query(default=None, ge=-90, le=90),
+    lon: float | None = Query(default=None, ge=-180, le=180),
+    radius_m: float = Query(default=100, gt=0, le=100_000),
 ) -> dict[str, Any]:
     since, until = _period(date_from, date_to)
+    if (lat is None) != (lon is None):
+        raise Invalid("Give lat and lon together.", code="invalid_filter")
+    near = (lat, lon, radius_m) if lat is not None and lon is not None else None
     return ctx.read(
         lambda rx: get_gallery(
             rx,
@@ -92,6 +98,7 @@ def gallery(
             tags=tag,
             before=before,
             limit=limit,
+            near=near,
         )
     )
 
