@@ -5,7 +5,10 @@ input answered with a clear 4xx (or 507) that leaves nothing behind."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+import os
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -290,3 +293,38 @@ def test_nothing_readable_is_stored(ctx: AppContext, worker: Api, chat: str) -> 
         content = path.read_bytes()
         assert samples.PATTERN[:16] not in content, path
         assert b"notiz" not in content
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 3 MB filesystem (tmpfs; mounting needs root, as in CI)."""
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m,mode=0700", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        message = f"cannot mount a tmpfs: {done.stderr.decode(errors='replace').strip()}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_really_full_disk_answers_507_and_leaves_nothing(
+    ctx: AppContext, worker: Api, chat: str, tiny_disk: Path
+) -> None:
+    ctx.blobs = LocalStore(tiny_disk, min_free_bytes=0)
+    before = media_rows(ctx)
+    data = samples.photo() + os.urandom(5 * 1024 * 1024)  # more than the disk holds
+    assert_error(upload(worker, chat, data), 507, "storage_full")
+    assert media_rows(ctx) == before
+    assert [p for p in tiny_disk.rglob("*") if p.is_file()] == []
+    # Once there is room again, the same upload works.
+    small = samples.photo()
+    assert upload(worker, chat, small).status_code == 201
