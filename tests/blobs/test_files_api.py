@@ -328,3 +328,23 @@ def test_a_really_full_disk_answers_507_and_leaves_nothing(
     # Once there is room again, the same upload works.
     small = samples.photo()
     assert upload(worker, chat, small).status_code == 201
+
+
+def test_a_pdf_gets_a_first_page_preview_and_stays_a_download(worker: Api, chat: str) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    for text in ("Angebot Nr. 2026-117", "Seite 2"):
+        pdf.add_page()
+        pdf.set_font("Helvetica", "B", 40)
+        pdf.cell(0, 40, text)
+    data = bytes(pdf.output())
+    f = uploaded(worker, chat, data, name="Angebot.pdf")
+    assert (f["kind"], f["content_type"], f["pages"]) == ("document", "application/pdf", 2)
+    p = worker.get(f"/files/{f['id']}/preview?size=large")
+    img = Image.open(io.BytesIO(p.content))
+    assert img.height == 1280
+    assert img.width < img.height  # A4, upright
+    r = worker.get(f"/files/{f['id']}/content")
+    assert r.content == data
+    assert r.headers["content-disposition"].startswith("attachment")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -242,9 +243,39 @@ def process_av(file: IO[bytes], sniffed: Sniffed) -> Processed:
     return Processed(sniffed.content_type, "video", meta, None, derivatives_of(poster))
 
 
+_PDFIUM = threading.Lock()  # PDFium is not thread-safe: one rendering at a time
+
+
+def process_pdf(file: IO[bytes], sniffed: Sniffed) -> Processed:
+    """A PDF: its page count and a preview of the first page. A PDF that PDFium cannot open
+    (damaged, password-protected) is still stored, just without a preview."""
+    import pypdfium2 as pdfium
+
+    file.seek(0)
+    meta: dict[str, Any] = {}
+    found: list[Derivative] = []
+    with _PDFIUM:
+        try:
+            document = pdfium.PdfDocument(file)
+            try:
+                meta["pages"] = len(document)
+                page = document[0]
+                width, height = page.get_size()
+                scale = SIZES["large"] / max(width, height, 1.0)
+                image = page.render(scale=scale).to_pil()
+                found = derivatives_of(image.convert("RGB"))
+            finally:
+                document.close()
+        except (pdfium.PdfiumError, IndexError, ValueError, OSError):
+            log.info("no preview for a PDF PDFium cannot render", exc_info=True)
+    return Processed(sniffed.content_type, sniffed.kind, meta, None, found)
+
+
 def process(file: IO[bytes], sniffed: Sniffed) -> Processed:
     if sniffed.kind == "photo":
         return process_image(file, sniffed)
     if sniffed.kind in {"video", "voice"}:
         return process_av(file, sniffed)
+    if sniffed.content_type == "application/pdf":
+        return process_pdf(file, sniffed)
     return Processed(sniffed.content_type, sniffed.kind)

@@ -268,6 +268,7 @@ def file_view(
         "width": meta.get("width"),
         "height": meta.get("height"),
         "duration_ms": meta.get("duration_ms"),
+        "pages": meta.get("pages"),
         "gps": meta.get("gps"),
         "camera": meta.get("camera"),
         "sha256": row.sha256.hex(),
