@@ -288,3 +288,20 @@ def test_a_file_too_large_for_its_kind_is_refused_on_its_first_bytes(
     assert error["details"]["kind"] == "photo"
     assert worker.client.head(path, headers=auth).status_code == 404
     assert (media_rows(ctx), stored_keys(ctx)) == before
+
+
+def test_a_retried_creation_with_a_client_id_returns_the_first_upload(
+    ctx: AppContext, worker: Api, chat: str
+) -> None:
+    auth = {**worker.headers, **TUS}
+    headers = {
+        **auth,
+        "Upload-Length": "5000",
+        "Upload-Metadata": _meta(chat_id=chat, client_id="tus-foto-000001", filename="a.jpg"),
+    }
+    first = worker.client.post("/api/v1/uploads", headers=headers)
+    again = worker.client.post("/api/v1/uploads", headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.headers["location"] == again.headers["location"]
+    assert again.headers["idempotent-replayed"] == "true"
+    assert media_rows(ctx)["uploads"] == 1

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+from botocore.exceptions import ClientError
+
 from zunft.errors import ZunftError
 
 
@@ -134,8 +136,6 @@ class S3Store:
         return self.prefix + key
 
     def put(self, key: str, data: bytes) -> None:
-        from botocore.exceptions import ClientError
-
         try:
             self._s3.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
         except ClientError as exc:
@@ -145,8 +145,6 @@ class S3Store:
             raise
 
     def get(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
-
         try:
             body: bytes = self._s3.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
         except ClientError as exc:
@@ -156,8 +154,6 @@ class S3Store:
         return body
 
     def exists(self, key: str) -> bool:
-        from botocore.exceptions import ClientError
-
         try:
             self._s3.head_object(Bucket=self.bucket, Key=self._key(key))
         except ClientError as exc:

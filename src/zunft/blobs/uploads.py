@@ -42,7 +42,7 @@ from zunft.config import parse_limits
 from zunft.context import AppContext
 from zunft.db import schema as s
 from zunft.db.tx import Rx
-from zunft.errors import Conflict, Invalid, ZunftError
+from zunft.errors import Conflict, Invalid, NotFound, ZunftError
 from zunft.idempotency import check_client_id, do_once
 from zunft.ids import new_id
 from zunft.journal.chain import canonical
@@ -418,8 +418,6 @@ def open_file(ctx: AppContext, actor: Actor, file_id: str, variant: str) -> tupl
     if variant != segments.ORIGINAL:
         derivative = json.loads(row.derivatives).get(variant)
         if derivative is None:
-            from zunft.errors import NotFound
-
             raise NotFound("This file has no such preview.", code="no_preview")
         size = derivative["size"]
     reader = BlobReader(

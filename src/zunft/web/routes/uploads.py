@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
 from zunft.blobs import uploads as up
-from zunft.blobs.service import TooLarge, access_upload
+from zunft.blobs.service import TooLarge, access_file, access_upload
 from zunft.errors import Invalid, NotFound, ZunftError
 from zunft.web.deps import Ctx, CurrentActor
 
@@ -153,8 +153,6 @@ def tus_create(request: Request, actor: CurrentActor, ctx: Ctx) -> Response:
 
 def _finished_file(ctx: Ctx, actor: Any, upload_id: str) -> Any:
     """A HEAD after the last PATCH's answer got lost: the upload is now a file."""
-    from zunft.blobs.service import access_file
-
     try:
         row = ctx.read(lambda rx: access_file(rx, actor, upload_id))
     except NotFound:
