@@ -101,6 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from zunft.blobs.uploads import Sweeper
     from zunft.demo import create_demo, format_login, has_any_tenant
     from zunft.web.app import create_app
 
@@ -122,14 +123,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
             elif settings.demo and (settings.data_path / "demo-login.txt").exists():
                 print(f"Demo logins: see {settings.data_path / 'demo-login.txt'}", flush=True)
             print(f"zunft listens on http://{settings.host}:{settings.port}", flush=True)
-            uvicorn.run(
-                create_app(ctx),
-                host=settings.host,
-                port=settings.port,
-                log_level="info",
-                proxy_headers=True,
-                server_header=False,
-            )
+            sweeper = Sweeper(ctx).start()  # abandoned uploads (docs/media.md)
+            try:
+                uvicorn.run(
+                    create_app(ctx),
+                    host=settings.host,
+                    port=settings.port,
+                    log_level="info",
+                    proxy_headers=True,
+                    server_header=False,
+                )
+            finally:
+                sweeper.stop()
         finally:
             ctx.close()
     except _Stopped:

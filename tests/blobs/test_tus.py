@@ -305,3 +305,31 @@ def test_a_retried_creation_with_a_client_id_returns_the_first_upload(
     assert first.headers["location"] == again.headers["location"]
     assert again.headers["idempotent-replayed"] == "true"
     assert media_rows(ctx)["uploads"] == 1
+
+
+def test_the_sweeper_of_zunft_serve_deletes_expired_uploads(
+    ctx: AppContext, clock: FakeClock, worker: Api, chat: str
+) -> None:
+    before = media_rows(ctx), stored_keys(ctx)
+    auth = {**worker.headers, **TUS}
+    r = worker.client.post(
+        "/api/v1/uploads",
+        headers={**auth, "Upload-Length": "2000", "Upload-Metadata": _meta(chat_id=chat)},
+    )
+    r = worker.client.patch(
+        r.headers["location"],
+        content=b"x" * 1000,
+        headers={**auth, "Content-Type": "application/offset+octet-stream", "Upload-Offset": "0"},
+    )
+    assert r.status_code == 204
+    sweeper = up.Sweeper(ctx, interval=3600).start()
+    try:
+        sweeper.wake()
+        assert sweeper.wait_for_sweeps(1)
+        assert media_rows(ctx)["uploads"] == 1  # not expired yet
+        clock.advance(hours=24, seconds=1)
+        sweeper.wake()
+        assert sweeper.wait_for_sweeps(2)
+    finally:
+        sweeper.stop()
+    assert (media_rows(ctx), stored_keys(ctx)) == before

@@ -429,3 +429,48 @@ def open_file(ctx: AppContext, actor: Actor, file_id: str, variant: str) -> tupl
         segment_size=row.segment_size,
     )
     return row, reader
+
+
+class Sweeper:
+    """A background thread of `zunft serve` that deletes expired uploads every `interval`
+    seconds (and at once when woken), so abandoned parts go even when nobody uploads."""
+
+    def __init__(self, ctx: AppContext, interval: float = 600.0) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.sweeps = 0
+        self._wake = threading.Event()
+        self._done = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name="zunft-sweeper", daemon=True)
+
+    def start(self) -> Sweeper:
+        self._thread.start()
+        return self
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def wait_for_sweeps(self, count: int, timeout: float = 30.0) -> bool:
+        with self._done:
+            return self._done.wait_for(lambda: self.sweeps >= count, timeout)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                while expire_uploads(self.ctx) >= 100:  # a full batch: there may be more
+                    pass
+            except Exception:  # the database is away for a moment: next round
+                log.exception("deleting expired uploads failed")
+            with self._done:
+                self.sweeps += 1
+                self._done.notify_all()
