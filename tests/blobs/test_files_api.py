@@ -4,6 +4,7 @@ input answered with a clear 4xx (or 507) that leaves nothing behind."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import subprocess
@@ -141,6 +142,7 @@ def test_range_requests_and_etag(worker: Api, chat: str) -> None:
     size = len(data)
     assert size > 4 * 1024 * 1024
     f = uploaded(worker, chat, data)
+    assert f["sha256"] == hashlib.sha256(data).hexdigest()  # hashed on the way in
     url = f"/files/{f['id']}/content"
     full = worker.get(url)
     etag = full.headers["etag"]

@@ -222,6 +222,14 @@ async def _receive(
     )
     pending = bytearray()
     checked = old > 0  # the kind's size limit is checked once, on the first bytes
+    # A request that carries the whole file hashes it on the way (saves a pass in `finish`).
+    hasher = hashlib.sha256() if old == 0 else None
+
+    def put(data: bytes) -> None:
+        writer.write(data)
+        if hasher is not None:
+            hasher.update(data)
+
     async for chunk in chunks:
         if len(pending) + len(chunk) > writer.remaining:
             raise TooLarge(
@@ -235,9 +243,9 @@ async def _receive(
         if len(pending) >= SEGMENT_SIZE:
             data = bytes(pending)
             pending.clear()
-            await run_in_threadpool(writer.write, data)
+            await run_in_threadpool(put, data)
     if pending:
-        await run_in_threadpool(writer.write, bytes(pending))
+        await run_in_threadpool(put, bytes(pending))
     complete = writer.offset == row.length
     if not complete and not keep_partial:
         return Received(writer.offset, row.length, row.expires_at, None)
@@ -253,8 +261,17 @@ async def _receive(
         await run_in_threadpool(writer.drop_parts, old)
     file = None
     if complete:
+        sha256 = hasher.digest() if hasher is not None else None
         file = await run_in_threadpool(
-            lambda: finish(ctx, actor, row.id, row.length, client_id=client_id, request=request)
+            lambda: finish(
+                ctx,
+                actor,
+                row.id,
+                row.length,
+                client_id=client_id,
+                request=request,
+                sha256=sha256,
+            )
         )
     return Received(writer.offset, row.length, expires_at, file)
 
@@ -277,15 +294,19 @@ def finish(
     *,
     client_id: str | None = None,
     request: dict[str, Any] | None = None,
+    sha256: bytes | None = None,
 ) -> dict[str, Any]:
-    """Check a complete upload and make it a file; on bad content nothing of it remains."""
+    """Check a complete upload and make it a file; on bad content nothing of it remains.
+    `sha256` is the file's hash when the request that brought it computed it already."""
     store = store_of(ctx)
     cipher = ctx.keys.cipher(actor.tenant_id)
     try:
         reader = BlobReader(store, cipher, upload_id, size=size)
-        digest = hashlib.sha256()
-        for chunk in reader.iter_range(0, size - 1):
-            digest.update(chunk)
+        if sha256 is None:  # the file came in several requests: one pass over it
+            digest = hashlib.sha256()
+            for chunk in reader.iter_range(0, size - 1):
+                digest.update(chunk)
+            sha256 = digest.digest()
         buffered = io.BufferedReader(reader, buffer_size=256 * 1024)
         sniffed = sniff(buffered)
         processed = process(buffered, sniffed)
@@ -317,7 +338,7 @@ def finish(
                 size=size,
                 stored_bytes=stored,
                 segment_size=SEGMENT_SIZE,
-                sha256=digest.digest(),
+                sha256=sha256,
                 meta=processed.meta,
                 taken_at=processed.taken_at,
                 derivatives=derivatives,
