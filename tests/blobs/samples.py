@@ -96,15 +96,22 @@ def gif_script_polyglot() -> bytes:
     return b"GIF89a/*\x00\x00*/=1;alert(document.cookie);//" + b"\x00" * 64
 
 
-def video(container: str = "mp4", codec: str = "mpeg4", frames: int = 24) -> bytes:
+def video(
+    container: str = "mp4", codec: str = "mpeg4", frames: int = 24, rotation: int = 0
+) -> bytes:
+    """Left half red, right half blue, like `photo`; `rotation` is the display rotation a
+    phone records for a portrait video (-90: turn clockwise to show)."""
     import av
 
     out = io.BytesIO()
     with av.open(out, mode="w", format=container) as c:
         stream = c.add_stream(codec, rate=24)
         stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
-        for i in range(frames):
-            img = Image.new("RGB", (160, 120), (i * 10 % 255, 100, 200))
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for _ in range(frames):
+            img = Image.new("RGB", (160, 120), (220, 20, 20))
+            img.paste((20, 20, 220), (80, 0, 160, 120))
             frame = av.VideoFrame.from_image(img)
             for packet in stream.encode(frame):
                 c.mux(packet)

@@ -350,3 +350,13 @@ def test_a_pdf_gets_a_first_page_preview_and_stays_a_download(worker: Api, chat:
     r = worker.get(f"/files/{f['id']}/content")
     assert r.content == data
     assert r.headers["content-disposition"].startswith("attachment")
+
+
+def test_a_portrait_video_gets_an_upright_poster(worker: Api, chat: str) -> None:
+    f = uploaded(worker, chat, samples.video(rotation=-90), name="hochkant.mp4")
+    assert (f["width"], f["height"]) == (120, 160)
+    img = Image.open(io.BytesIO(worker.get(f"/files/{f['id']}/preview?size=large").content))
+    assert img.size == (120, 160)
+    top = img.getpixel((img.width // 2, 5))
+    assert isinstance(top, tuple)
+    assert (top[0] > 150, top[2] < 100) == (True, True), top  # the red left side is on top

@@ -231,6 +231,13 @@ def process_av(file: IO[bytes], sniffed: Sniffed) -> Processed:
                 poster = Image.frombuffer(
                     "RGB", (rgb.width, rgb.height), bytes(plane), "raw", "RGB", plane.line_size, 1
                 )
+                # Phones store portrait videos as landscape frames plus a display rotation
+                # (degrees counter-clockwise, as Pillow's rotate takes them).
+                rotation = int(getattr(frame, "rotation", 0) or 0)
+                if rotation % 360:
+                    poster = poster.rotate(rotation, expand=True)
+                    if rotation % 180:
+                        meta["width"], meta["height"] = meta["height"], meta["width"]
                 break
     except Invalid:
         raise
