@@ -33,6 +33,17 @@ class ReportData:
     period: str
     items: list[dict[str, Any]]
     authors: dict[str, str]
+    created: str = ""  # "29.11.2026, 10:15 Uhr"
+
+
+class _Report(FPDF):
+    footer_text = ""
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", "", 8)
+        self.cell(0, 6, _latin1(f"{self.footer_text} · Seite {self.page_no()} von {{nb}}"),
+                  align="C")  # fmt: skip
 
 
 def _latin1(text: str) -> str:
@@ -83,12 +94,16 @@ def get_report_data(
         period=f"{start} bis {end}",
         items=items,
         authors=authors,
+        created=when(rx.now_ms),
     )
 
 
 def render(data: ReportData, previews: list[bytes], *, positions: bool) -> bytes:
     """The PDF; `previews[i]` is the JPEG of `data.items[i]`."""
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
+    pdf = _Report(orientation="P", unit="mm", format="A4")
+    pdf.footer_text = f"Fotodokumentation {data.project}" + (
+        f", erstellt {data.created}" if data.created else ""
+    )
     pdf.set_title(_latin1(f"Fotodokumentation {data.project}"))
     pdf.set_author(_latin1(data.business))
     pdf.set_creator("zunft")
@@ -103,6 +118,7 @@ def render(data: ReportData, previews: list[bytes], *, positions: bool) -> bytes
         ("Adresse", data.address or "-"),
         ("Zeitraum", data.period),
         ("Fotos", str(len(data.items))),
+        ("Erstellt", data.created or "-"),
     ]
     for label, value in lines:
         pdf.set_font("Helvetica", "B", 13)
