@@ -143,6 +143,7 @@ def test_photo_report(team: dict[str, Any], biz: Business) -> None:
     images = sum(len(page.images) for page in pdf.pages)
     assert images == 3  # the three photos; neither the video nor the PDF
     assert len(pdf.pages) == 4  # the cover and one page per photo
+    assert "Seite 4 von 4" in text
     # Only some tags, with positions.
     pdf = _pdf(lead.get(url, params={"tag": "Mangel", "positions": "true"}))
     text = "\n".join(page.extract_text() for page in pdf.pages)

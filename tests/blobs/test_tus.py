@@ -333,3 +333,45 @@ def test_the_sweeper_of_zunft_serve_deletes_expired_uploads(
     finally:
         sweeper.stop()
     assert (media_rows(ctx), stored_keys(ctx)) == before
+
+
+class FlakyStore(LocalStore):
+    """The real local store, whose disk fails the first read of a finished original."""
+
+    failures = 1
+
+    def get(self, key: str) -> bytes:
+        if self.failures and "/o/" in key and not key.endswith(".part"):
+            self.failures -= 1
+            raise OSError(5, "Input/output error")
+        return super().get(key)
+
+
+def test_a_failure_while_finishing_takes_the_bytes_back_and_the_upload_resumes(
+    ctx: AppContext, worker: Api, chat: str, tmp_path: Any
+) -> None:
+    ctx.blobs = FlakyStore(tmp_path / "flaky")
+    auth = {**worker.headers, **TUS}
+    data = samples.photo() + b"\x00" * (SEGMENT := 1024 * 1024)
+    r = worker.client.post(
+        "/api/v1/uploads",
+        headers={**auth, "Upload-Length": str(len(data)), "Upload-Metadata": _meta(chat_id=chat)},
+    )
+    path = r.headers["location"]
+    patch = {**auth, "Content-Type": "application/offset+octet-stream"}
+    r = worker.client.patch(path, content=data[:SEGMENT], headers={**patch, "Upload-Offset": "0"})
+    assert r.status_code == 204
+    r = worker.client.patch(
+        path, content=data[SEGMENT:], headers={**patch, "Upload-Offset": str(SEGMENT)}
+    )
+    error = assert_error(r, 503, "storage_unavailable")
+    assert error["details"]["offset"] == SEGMENT
+    assert r.headers["retry-after"] == "30"
+    head = worker.client.head(path, headers=auth)
+    assert head.headers["upload-offset"] == str(SEGMENT)  # not complete: send the rest again
+    r = worker.client.patch(
+        path, content=data[SEGMENT:], headers={**patch, "Upload-Offset": str(SEGMENT)}
+    )
+    assert r.status_code == 204
+    file_id = r.headers["zunft-file-id"]
+    assert worker.get(f"/files/{file_id}/content").content == data

@@ -49,6 +49,13 @@ from zunft.journal.chain import canonical
 
 log = logging.getLogger(__name__)
 MB = 1024 * 1024
+
+
+class Unavailable(ZunftError):
+    status = 503
+    code = "storage_unavailable"
+
+
 _busy: set[str] = set()  # uploads a request of this process is writing to right now
 _handled: dict[str, int] = {}  # requests that wrote to an upload and have ended, per upload
 _idle = threading.Condition()
@@ -262,17 +269,36 @@ async def _receive(
     file = None
     if complete:
         sha256 = hasher.digest() if hasher is not None else None
-        file = await run_in_threadpool(
-            lambda: finish(
-                ctx,
-                actor,
-                row.id,
-                row.length,
-                client_id=client_id,
-                request=request,
-                sha256=sha256,
+        try:
+            file = await run_in_threadpool(
+                lambda: finish(
+                    ctx,
+                    actor,
+                    row.id,
+                    row.length,
+                    client_id=client_id,
+                    request=request,
+                    sha256=sha256,
+                )
             )
-        )
+        except ZunftError:
+            raise  # bad content: the upload is gone (finish deleted it)
+        except Exception:
+            # Not the file's fault (the store or the database was away): take back this
+            # request's bytes, so HEAD does not call the upload complete and the client
+            # sends them again, which finishes it then.
+            log.exception("finishing upload %s failed; it can be resumed", row.id)
+            done = writer.offset
+            await ctx.writer.awrite(
+                lambda tx: do_advance_upload(
+                    tx, actor, row.id, old=done, new=old, expiry_ms=expiry_ms(ctx)
+                )
+            )
+            raise Unavailable(
+                "The file could not be stored just now; please send the rest again.",
+                retry_after=30,
+                offset=old,
+            ) from None
     return Received(writer.offset, row.length, expires_at, file)
 
 
