@@ -8,12 +8,14 @@ an Rx/Tx and plain values; the bytes are handled by zunft.blobs.uploads.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select, update
 
 from zunft.accounts.actor import Actor
 from zunft.chats.service import access_chat, access_chat_for_posting
+from zunft.config import Settings, parse_limits
 from zunft.crypto.envelope import TenantCipher
 from zunft.db import schema as s
 from zunft.db.tx import Rx, Tx
@@ -53,6 +55,72 @@ def check_caption(caption: str | None) -> str | None:
             f"A caption may have at most {MAX_CAPTION} characters.", code="caption_too_long"
         )
     return caption or None
+
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    quota: int  # bytes, all files of the business
+    files: dict[str, int]  # bytes per kind
+
+    @property
+    def largest(self) -> int:
+        return max(self.files.values())
+
+
+def get_limits(rx: Rx, tenant_id: str, settings: Settings) -> Limits:
+    """The business's limits: its own (zunft admin set-media-limits), else the settings."""
+    row = rx.conn.execute(
+        select(s.media_limits).where(s.media_limits.c.tenant_id == tenant_id)
+    ).first()
+    quota_mb = int(settings.media_quota_mb)
+    files = parse_limits(settings.file_limits_mb)
+    if row is not None:
+        quota_mb = row.quota_mb if row.quota_mb is not None else quota_mb
+        if row.file_limits:
+            files = parse_limits(row.file_limits)
+    return Limits(quota_mb * MB, {k: v * MB for k, v in files.items()})
+
+
+def do_set_media_limits(
+    tx: Tx, *, tenant_id: str, quota_mb: int | None, file_limits: str | None
+) -> None:
+    """Set (or with both None: remove) a business's own limits. For the host (CLI)."""
+    if quota_mb is not None and quota_mb < 1:
+        raise Invalid("The quota is at least 1 MB.", code="invalid_quota")
+    if file_limits is not None:
+        try:
+            parse_limits(file_limits)
+        except ValueError as exc:
+            raise Invalid(f"File limits: {exc}.", code="invalid_file_limits") from None
+        file_limits = file_limits.replace(" ", "")
+    tx.conn.execute(delete(s.media_limits).where(s.media_limits.c.tenant_id == tenant_id))
+    if quota_mb is not None or file_limits is not None:
+        tx.conn.execute(
+            insert(s.media_limits),
+            {
+                "tenant_id": tenant_id,
+                "quota_mb": quota_mb,
+                "file_limits": file_limits,
+                "updated_at": tx.now_ms,
+            },
+        )
+    tx.append(
+        tenant_id,
+        "tenant.media_limits_set",
+        {"quota_mb": quota_mb, "file_limits": file_limits},
+    )
+
+
+def get_media_usage(rx: Rx, actor: Actor, settings: Settings) -> dict[str, Any]:
+    limits = get_limits(rx, actor.tenant_id, settings)
+    return {
+        "used_bytes": get_usage(rx, actor.tenant_id),
+        "quota_bytes": limits.quota,
+        "file_limits_bytes": limits.files,
+    }
 
 
 def get_usage(rx: Rx, tenant_id: str) -> int:

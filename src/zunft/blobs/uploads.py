@@ -26,6 +26,7 @@ from zunft.blobs import segments
 from zunft.blobs.media import process
 from zunft.blobs.segments import SEGMENT_SIZE, BlobReader, SegmentWriter, write_whole
 from zunft.blobs.service import (
+    Limits,
     TooLarge,
     access_file,
     access_upload,
@@ -35,6 +36,7 @@ from zunft.blobs.service import (
     do_store_file,
     get_expired_uploads,
     get_file,
+    get_limits,
 )
 from zunft.blobs.sniff import HEAD_BYTES, sniff
 from zunft.blobs.store import BlobStore
@@ -85,16 +87,14 @@ def store_of(ctx: AppContext) -> BlobStore:
     return ctx.blobs
 
 
-def limits(ctx: AppContext) -> dict[str, int]:
-    return {k: v * MB for k, v in parse_limits(ctx.settings.file_limits_mb).items()}
+def limits(ctx: AppContext, tenant_id: str) -> Limits:
+    """A business's quota and file limits (its own, else the settings)."""
+    return ctx.read(lambda rx: get_limits(rx, tenant_id, ctx.settings))
 
 
-def max_file_bytes(ctx: AppContext) -> int:
-    return max(limits(ctx).values())
-
-
-def quota_bytes(ctx: AppContext) -> int:
-    return int(ctx.settings.media_quota_mb) * MB
+def default_max_file_bytes(ctx: AppContext) -> int:
+    """The largest file the settings allow (tus's Tus-Max-Size, asked before login)."""
+    return max(parse_limits(ctx.settings.file_limits_mb).values()) * MB
 
 
 def expiry_ms(ctx: AppContext) -> int:
@@ -145,6 +145,7 @@ def create_upload(
     upload_id = new_id()
 
     def work(tx: Any) -> dict[str, Any]:
+        business = get_limits(tx, actor.tenant_id, ctx.settings)
         return do_create_upload(
             tx,
             actor,
@@ -153,8 +154,8 @@ def create_upload(
             length=length,
             name=name,
             caption=caption,
-            max_bytes=max_file_bytes(ctx),
-            quota_bytes=quota_bytes(ctx),
+            max_bytes=business.largest,
+            quota_bytes=business.quota,
             expiry_ms=expiry_ms(ctx),
         )
 
@@ -306,7 +307,8 @@ async def _check_kind_limit(ctx: AppContext, actor: Actor, row: Any, head: bytes
     """Refuse a file too large for its kind as soon as its first bytes show the kind (a 3 GB
     "photo" is not received whole first). The complete file is checked again in `finish`."""
     kind = sniff(io.BytesIO(head)).kind
-    limit = limits(ctx)[kind]
+    business = await run_in_threadpool(limits, ctx, actor.tenant_id)
+    limit = business.files[kind]
     if row.length > limit:
         await run_in_threadpool(forget_upload, ctx, actor.tenant_id, row.id)
         raise TooLarge(f"A {kind} may have at most {limit // MB} MB.", limit=limit, kind=kind)
@@ -336,7 +338,8 @@ def finish(
         buffered = io.BufferedReader(reader, buffer_size=256 * 1024)
         sniffed = sniff(buffered)
         processed = process(buffered, sniffed)
-        limit = limits(ctx)[processed.kind]
+        business = limits(ctx, actor.tenant_id)
+        limit = business.files[processed.kind]
         if size > limit:
             raise TooLarge(
                 f"A {processed.kind} may have at most {limit // MB} MB.",
@@ -368,7 +371,7 @@ def finish(
                 meta=processed.meta,
                 taken_at=processed.taken_at,
                 derivatives=derivatives,
-                quota_bytes=quota_bytes(ctx),
+                quota_bytes=business.quota,
             )
 
         if client_id is None:

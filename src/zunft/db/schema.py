@@ -313,3 +313,12 @@ message_attachments = Table(
     PrimaryKeyConstraint("message_id", "position"),
     Index(None, "blob_id"),
 )
+
+media_limits = Table(  # per-business overrides of ZUNFT_MEDIA_QUOTA_MB / ZUNFT_FILE_LIMITS_MB
+    "media_limits",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("quota_mb", Integer, nullable=True),
+    Column("file_limits", String(200), nullable=True),  # "photo=50,video=4096,..."
+    Column("updated_at", Millis, nullable=False),
+)

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from zunft.blobs import segments
 from zunft.blobs import uploads as up
 from zunft.blobs.segments import BlobReader
-from zunft.blobs.service import get_file
+from zunft.blobs.service import get_file, get_media_usage
 from zunft.errors import ZunftError
 from zunft.web.deps import Ctx, CurrentActor
 
@@ -114,6 +114,11 @@ def _serve(
         media_type=content_type,
         headers=headers,
     )
+
+
+@router.get("/media/usage", summary="The business's storage: used, quota, largest file per kind")
+def media_usage(actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
+    return ctx.read(lambda rx: get_media_usage(rx, actor, ctx.settings))
 
 
 @router.get("/files/{file_id}", summary="What a file is: type, size, name, previews, metadata")

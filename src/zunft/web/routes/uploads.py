@@ -115,7 +115,7 @@ def tus_options(ctx: Ctx) -> Response:
             **{
                 "Tus-Version": TUS_VERSION,
                 "Tus-Extension": TUS_EXTENSIONS,
-                "Tus-Max-Size": str(up.max_file_bytes(ctx)),
+                "Tus-Max-Size": str(up.default_max_file_bytes(ctx)),
             }
         ),
     )

@@ -1,5 +1,5 @@
-"""Media: uploads in progress, stored files (blobs), their gallery tags and message
-attachments.
+"""Media: uploads in progress, stored files (blobs), their gallery tags, message
+attachments and per-business media limits.
 
 Revision ID: 0002_media
 Revises: 0001_initial
@@ -103,9 +103,21 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_message_attachments_blob_id"), "message_attachments", ["blob_id"], unique=False
     )
+    op.create_table(
+        "media_limits",
+        sa.Column("tenant_id", ID, nullable=False),
+        sa.Column("quota_mb", sa.Integer(), nullable=True),
+        sa.Column("file_limits", sa.String(length=200), nullable=True),
+        sa.Column("updated_at", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_media_limits_tenant_id_tenants")
+        ),
+        sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_media_limits")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("media_limits")
     op.drop_table("message_attachments")
     op.drop_table("blob_tags")
     op.drop_table("blobs")
