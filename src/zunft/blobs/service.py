@@ -276,7 +276,7 @@ def do_store_file(
         "size": size,
         "stored_bytes": stored_bytes,
         "segment_size": segment_size,
-        "sha256": sha256,
+        "sha256_enc": cipher.encrypt(f"blobs.sha256/{upload_id}", sha256),
         "name_enc": cipher.encrypt(f"blobs.name/{upload_id}", names["name"]),
         "caption_enc": cipher.encrypt_opt(f"blobs.caption/{upload_id}", names.get("caption")),
         "meta_enc": cipher.encrypt(f"blobs.meta/{upload_id}", json.dumps(meta)),
@@ -339,7 +339,7 @@ def file_view(
         "pages": meta.get("pages"),
         "gps": meta.get("gps"),
         "camera": meta.get("camera"),
-        "sha256": row.sha256.hex(),
+        "sha256": cipher.decrypt_bytes(f"blobs.sha256/{row.id}", row.sha256_enc).hex(),
         "content_url": f"/api/v1/files/{row.id}/content",
         "previews": {
             name: {

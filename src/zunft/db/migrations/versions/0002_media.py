@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("stored_bytes", sa.BigInteger(), nullable=False),
         sa.Column("segment_size", sa.Integer(), nullable=False),
-        sa.Column("sha256", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("sha256_enc", sa.LargeBinary(), nullable=False),
         sa.Column("name_enc", sa.LargeBinary(), nullable=False),
         sa.Column("caption_enc", sa.LargeBinary(), nullable=True),
         sa.Column("meta_enc", sa.LargeBinary(), nullable=False),
