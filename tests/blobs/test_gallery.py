@@ -33,14 +33,26 @@ def team(client: TestClient, biz: Business) -> dict[str, Any]:
     worker = login(client, biz, "worker")
     chat = project["chat_id"]
     files = {
-        "alt": uploaded(worker, chat, samples.photo(taken="2026:02:10 08:00:00"), "alt.jpg"),
-        "mitte": uploaded(lead, chat, samples.photo(taken="2026:02:20 12:30:00"), "mitte.jpg"),
-        "neu": uploaded(worker, chat, samples.photo(taken="2026:02:27 16:45:00"), "neu.jpg"),
-        "video": uploaded(worker, chat, samples.video(), "rundgang.mp4"),
-        "pdf": uploaded(worker, chat, b"%PDF-1.4\n%%EOF\n", "angebot.pdf"),
+        "alt": sent(worker, chat, samples.photo(taken="2026:02:10 08:00:00"), "alt.jpg"),
+        "mitte": sent(lead, chat, samples.photo(taken="2026:02:20 12:30:00"), "mitte.jpg"),
+        "neu": sent(worker, chat, samples.photo(taken="2026:02:27 16:45:00"), "neu.jpg"),
+        "video": sent(worker, chat, samples.video(), "rundgang.mp4"),
+        "pdf": sent(worker, chat, b"%PDF-1.4\n%%EOF\n", "angebot.pdf"),
     }
-    uploaded(worker, general_chat_id(worker), samples.photo(), "anderswo.jpg")
+    sent(worker, general_chat_id(worker), samples.photo(), "anderswo.jpg")
     return {"project": project, "lead": lead, "worker": worker, "files": files}
+
+
+def sent(api: Api, chat: str, data: bytes, name: str) -> dict[str, Any]:
+    """Upload a file and send it in a message (what the gallery shows)."""
+    f: dict[str, Any] = uploaded(api, chat, data, name)
+    r = api.post(
+        f"/chats/{chat}/messages",
+        json={"client_id": f"m-{f['id']}", "text": "", "attachments": [f["id"]]},
+    )
+    assert r.status_code == 201, r.text
+    f["message_id"] = r.json()["id"]
+    return f
 
 
 def _ids(page: dict[str, Any]) -> list[str]:
@@ -155,7 +167,7 @@ def test_photo_report(team: dict[str, Any], biz: Business) -> None:
 def test_staff_find_photos_by_place(team: dict[str, Any]) -> None:
     worker: Api = team["worker"]
     chat = team["project"]["chat_id"]
-    uploaded(worker, chat, samples.photo(gps=(48.137154, 11.576124)), "muenchen.jpg")
+    sent(worker, chat, samples.photo(gps=(48.137154, 11.576124)), "muenchen.jpg")
     gallery = f"/projects/{team['project']['id']}/gallery"
     munich = worker.get(gallery, params={"lat": 48.1372, "lon": 11.5762, "radius_m": 500})
     assert _ids(munich.json()) == ["muenchen.jpg"]
@@ -168,3 +180,14 @@ def test_staff_find_photos_by_place(team: dict[str, Any]) -> None:
     ).json()
     assert _ids(rest) == ["alt.jpg"]
     assert_error(worker.get(gallery, params={"lat": 52.52}), 422, "invalid_filter")
+
+
+def test_the_gallery_shows_what_was_sent_and_not_deleted(team: dict[str, Any]) -> None:
+    worker: Api = team["worker"]
+    chat = team["project"]["chat_id"]
+    gallery = f"/projects/{team['project']['id']}/gallery"
+    uploaded(worker, chat, samples.photo(), "nie-gesendet.jpg")  # uploaded, never sent
+    assert "nie-gesendet.jpg" not in _ids(worker.get(gallery).json())
+    lead: Api = team["lead"]  # who sent it
+    assert lead.delete(f"/messages/{team['files']['mitte']['message_id']}").status_code == 200
+    assert _ids(worker.get(gallery).json()) == ["rundgang.mp4", "neu.jpg", "alt.jpg"]

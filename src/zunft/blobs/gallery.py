@@ -120,8 +120,17 @@ def get_gallery(
     if not 1 <= limit <= PAGE_MAX:
         raise Invalid(f"limit is 1 to {PAGE_MAX}.", code="invalid_limit")
     _, chat_id = access_project(rx, actor, project_id)
-    b = s.blobs
-    query = select(b).where(b.c.chat_id == chat_id, b.c.tenant_id == actor.tenant_id)
+    b, a, m = s.blobs, s.message_attachments, s.messages
+    # What the chat shows: files sent with a message that is not deleted (an upload never
+    # sent, or a photo whose message was deleted, is not part of the documentation).
+    shown = (
+        select(a.c.blob_id)
+        .join(m, m.c.id == a.c.message_id)
+        .where(m.c.chat_id == chat_id, m.c.deleted_at.is_(None))
+    )
+    query = select(b).where(
+        b.c.chat_id == chat_id, b.c.tenant_id == actor.tenant_id, b.c.id.in_(shown)
+    )
     if kind is not None:
         if kind not in GALLERY_KINDS:
             raise Invalid("kind is photo or video.", code="invalid_kind")
