@@ -375,3 +375,18 @@ def test_a_failure_while_finishing_takes_the_bytes_back_and_the_upload_resumes(
     assert r.status_code == 204
     file_id = r.headers["zunft-file-id"]
     assert worker.get(f"/files/{file_id}/content").content == data
+
+
+def test_tuspy_in_small_chunks(ctx: AppContext, server: str, worker: Api, chat: str) -> None:
+    """Chunks that end inside segments: every PATCH continues a stored partial segment."""
+    data = samples.photo() + os.urandom(2_500_000)
+    client = TusClient(f"{server}/api/v1/uploads", headers=dict(worker.headers))
+    uploader = client.uploader(
+        file_stream=io.BytesIO(data), chunk_size=700_001, metadata={"chat_id": chat}
+    )
+    uploader.upload()
+    file_id = uploader.url.rsplit("/", 1)[1]
+    f = worker.get(f"/files/{file_id}").json()
+    assert f["sha256"] == hashlib.sha256(data).hexdigest()
+    assert worker.get(f"/files/{file_id}/content").content == data
+    assert not [k for k in stored_keys(ctx) if k.endswith(".part")]
