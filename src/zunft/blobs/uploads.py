@@ -9,6 +9,7 @@ before the new offset is committed, and the offset is committed before the clien
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -238,22 +239,46 @@ async def _receive(
         if hasher is not None:
             hasher.update(data)
 
-    async for chunk in chunks:
-        if len(pending) + len(chunk) > writer.remaining:
-            raise TooLarge(
-                "The request carries more bytes than the upload's declared length.",
-                code="upload_length_exceeded",
-            )
-        pending += chunk
-        if not checked and len(pending) >= min(HEAD_BYTES, row.length):
-            checked = True
-            await _check_kind_limit(ctx, actor, row, bytes(pending[:HEAD_BYTES]))
-        if len(pending) >= SEGMENT_SIZE:
-            data = bytes(pending)
-            pending.clear()
-            await run_in_threadpool(put, data)
-    if pending:
-        await run_in_threadpool(put, bytes(pending))
+    # Double buffering: while one segment is encrypted and written in a worker thread, the
+    # next one is received (at most two segments and a chunk in memory).
+    room = row.length - old
+    received = 0
+    writing: asyncio.Future[None] | None = None
+
+    async def hand_over(data: bytes) -> None:
+        nonlocal writing
+        if writing is not None:
+            await writing
+        writing = asyncio.ensure_future(run_in_threadpool(put, data))
+
+    try:
+        async for chunk in chunks:
+            received += len(chunk)
+            if received > room:
+                raise TooLarge(
+                    "The request carries more bytes than the upload's declared length.",
+                    code="upload_length_exceeded",
+                )
+            pending += chunk
+            if not checked and len(pending) >= min(HEAD_BYTES, row.length):
+                checked = True
+                await _check_kind_limit(ctx, actor, row, bytes(pending[:HEAD_BYTES]))
+            if len(pending) >= SEGMENT_SIZE:
+                data = bytes(pending)
+                pending.clear()
+                await hand_over(data)
+        if pending:
+            await hand_over(bytes(pending))
+        if writing is not None:
+            await writing
+    except BaseException:
+        if writing is not None:
+            # Never leave a write running behind the request; the request's own error is
+            # the one that counts.
+            await asyncio.wait([writing])
+            if not writing.cancelled():
+                writing.exception()
+        raise
     complete = writer.offset == row.length
     if not complete and not keep_partial:
         return Received(writer.offset, row.length, row.expires_at, None)
