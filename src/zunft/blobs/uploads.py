@@ -2,8 +2,8 @@
 complete upload (type detection, checks, previews, the file row), expiry, and reading
 files back for download.
 
-Memory stays flat whatever the file size: at most one segment (1 MiB) plus one network
-chunk is held per request. Acknowledged means durable: segments are fsynced (or PUT to S3)
+Memory stays flat whatever the file size: at most two segments (1 MiB each: one being
+written, one being received) plus one network chunk are held per request. Acknowledged means durable: segments are fsynced (or PUT to S3)
 before the new offset is committed, and the offset is committed before the client hears it.
 """
 
