@@ -3,8 +3,9 @@ complete upload (type detection, checks, previews, the file row), expiry, and re
 files back for download.
 
 Memory stays flat whatever the file size: at most two segments (1 MiB each: one being
-written, one being received) plus one network chunk are held per request. Acknowledged means durable: segments are fsynced (or PUT to S3)
-before the new offset is committed, and the offset is committed before the client hears it.
+written, one being received) plus one network chunk are held per request. Acknowledged
+means durable: segments are fsynced (or PUT to S3) before the new offset is committed, and
+the offset is committed before the client hears it.
 """
 
 from __future__ import annotations
