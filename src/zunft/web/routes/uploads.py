@@ -121,7 +121,20 @@ def tus_options(ctx: Ctx) -> Response:
     )
 
 
-@router.post("/uploads", status_code=201, summary="tus: start an upload (creation)")
+def _bytes_body(media_type: str) -> dict[str, Any]:
+    """The OpenAPI request body of a route that reads raw bytes itself."""
+    schema = {"type": "string", "format": "binary"}
+    return {"requestBody": {"required": True, "content": {media_type: {"schema": schema}}}}
+
+
+@router.post(
+    "/uploads",
+    status_code=201,
+    summary="tus: start an upload (creation)",
+    description="Headers: `Tus-Resumable: 1.0.0`, `Upload-Length`, `Upload-Metadata` with "
+    "`chat_id` (required), `filename`, `caption`, `client_id` (base64 values). Answers 201 "
+    "with `Location` and `Upload-Expires`. docs/media.md.",
+)
 def tus_create(request: Request, actor: CurrentActor, ctx: Ctx) -> Response:
     _check_tus(request)
     if request.headers.get("upload-defer-length") is not None:
@@ -160,7 +173,11 @@ def _finished_file(ctx: Ctx, actor: Any, upload_id: str) -> Any:
     return row if row.uploader_id == actor.user_id else None
 
 
-@router.head("/uploads/{upload_id}", summary="tus: how much of the upload is stored")
+@router.head(
+    "/uploads/{upload_id}",
+    summary="tus: how much of the upload is stored",
+    description="Answers `Upload-Offset`, `Upload-Length`, `Upload-Expires` (410 once expired).",
+)
 def tus_head(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) -> Response:
     # The id first: an upload of someone else answers 404 whatever the headers say.
     try:
@@ -194,7 +211,15 @@ def tus_head(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) ->
     )
 
 
-@router.patch("/uploads/{upload_id}", status_code=204, summary="tus: append bytes at an offset")
+@router.patch(
+    "/uploads/{upload_id}",
+    status_code=204,
+    summary="tus: append bytes at an offset",
+    description="Headers: `Tus-Resumable: 1.0.0`, `Upload-Offset`, `Content-Type: "
+    "application/offset+octet-stream`. Answers 204 with the new `Upload-Offset`; the request "
+    "that completes the upload also gets `Zunft-File-Id` (the file, GET /files/{id}).",
+    openapi_extra=_bytes_body(OFFSET_STREAM),
+)
 async def tus_patch(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) -> Response:
     row = await run_in_threadpool(ctx.read, lambda rx: access_upload(rx, actor, upload_id))
     _check_tus(request)
@@ -233,6 +258,9 @@ def tus_delete(upload_id: str, request: Request, actor: CurrentActor, ctx: Ctx) 
     "/uploads/single",
     status_code=201,
     summary="Upload a small file in one request (the body is the file)",
+    description="The body is the file's bytes with a `Content-Length`; the type is detected "
+    "from the bytes. Answers 201 with the file (as GET /files/{id}).",
+    openapi_extra=_bytes_body("application/octet-stream"),
 )
 async def single_upload(
     request: Request,
