@@ -97,6 +97,7 @@ PURPOSES = {
     "zunft admin create-tenant": "create a business",
     "zunft admin create-user": "create a staff account",
     "zunft admin reset-password": "set a new password",
+    "zunft admin set-media-limits": "storage quota",
     "zunft archive": "archive tools",
     "zunft archive verify": "hash chain",
 }

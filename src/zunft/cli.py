@@ -101,6 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     import uvicorn
 
+    from zunft.blobs.uploads import Sweeper
     from zunft.demo import create_demo, format_login, has_any_tenant
     from zunft.web.app import create_app, server_options
 
@@ -122,13 +123,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
             elif settings.demo and (settings.data_path / "demo-login.txt").exists():
                 print(f"Demo logins: see {settings.data_path / 'demo-login.txt'}", flush=True)
             print(f"zunft listens on http://{settings.host}:{settings.port}", flush=True)
-            uvicorn.run(
-                create_app(ctx, background=True),
-                host=settings.host,
-                port=settings.port,
-                log_level="info",
-                **server_options(ctx),
-            )
+            sweeper = Sweeper(ctx).start()  # abandoned uploads (docs/media.md)
+            try:
+                uvicorn.run(
+                    create_app(ctx, background=True),
+                    host=settings.host,
+                    port=settings.port,
+                    log_level="info",
+                    **server_options(ctx),
+                )
+            finally:
+                sweeper.stop()
         finally:
             ctx.close()
     except _Stopped:
@@ -220,6 +225,27 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
             )
         )
         print(f"New password set for {args.email}; the account is unlocked.")
+    finally:
+        ctx.close()
+    return 0
+
+
+def cmd_set_media_limits(args: argparse.Namespace) -> int:
+    from zunft.blobs.service import do_set_media_limits, get_limits
+
+    settings = load_settings()
+    ctx = _open(settings)
+    try:
+        tenant_id = _tenant_id(ctx, args.tenant)
+        ctx.write(
+            lambda tx: do_set_media_limits(
+                tx, tenant_id=tenant_id, quota_mb=args.quota_mb, file_limits=args.file_limits
+            )
+        )
+        limits = ctx.read(lambda rx: get_limits(rx, tenant_id, settings))
+        mb = 1024 * 1024
+        files = ",".join(f"{k}={v // mb}" for k, v in limits.files.items())
+        print(f"{args.tenant}: quota {limits.quota // mb} MB, largest file (MB) {files}")
     finally:
         ctx.close()
     return 0
@@ -354,6 +380,19 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("tenant", help="the business's short name")
     rp.add_argument("email", help="the account's login e-mail address")
     rp.set_defaults(fn=cmd_reset_password)
+    ml = _command(
+        admin,
+        "set-media-limits",
+        "set a business's storage quota and file size limits (without options: the settings')",
+        epilog="example: zunft admin set-media-limits mueller --quota-mb 204800",
+    )
+    ml.add_argument("tenant", help="the business's short name")
+    ml.add_argument("--quota-mb", type=int, help="total size of the business's files in MB")
+    ml.add_argument(
+        "--file-limits",
+        help="largest file in MB per kind: photo=50,video=4096,voice=100,document=200,file=200",
+    )
+    ml.set_defaults(fn=cmd_set_media_limits)
 
     archive = _command(sub, "archive", "archive tools (GoBD)").add_subparsers(
         dest="archive_command", required=True, metavar="ARCHIVE_COMMAND"

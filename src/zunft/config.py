@@ -42,6 +42,28 @@ def _int(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+KINDS = ("photo", "video", "voice", "document", "file")
+
+
+def parse_limits(value: str) -> dict[str, int]:
+    """ "photo=50,video=4096,...": the largest file in MB per kind (docs/media.md)."""
+    limits: dict[str, int] = {}
+    for item in value.split(","):
+        kind, sep, number = item.strip().partition("=")
+        if not sep or kind.strip() not in KINDS or not number.strip().isdigit():
+            raise ValueError(f"expected kind=MB pairs for {', '.join(KINDS)}")
+        limits[kind.strip()] = int(number)
+    missing = set(KINDS) - set(limits)
+    if missing:
+        raise ValueError(f"missing a limit for {', '.join(sorted(missing))}")
+    return limits
+
+
+def _limits(value: str) -> str:
+    parse_limits(value)
+    return value.replace(" ", "")
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -176,6 +198,39 @@ SETTINGS: tuple[Setting, ...] = (
         _int(1),
         256,
         "Most writes the single writer commits in one transaction.",
+    ),
+    Setting(
+        "blob_url",
+        str,
+        "",
+        "Where file contents go (encrypted): empty means <data_dir>/blobs; file:///path for "
+        "another directory; s3://bucket/prefix for an S3-compatible store.",
+    ),
+    Setting(
+        "s3_endpoint",
+        str,
+        "",
+        "Endpoint URL of the S3-compatible store (empty: AWS). Credentials come from "
+        "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.",
+    ),
+    Setting(
+        "blob_min_free_mb",
+        _int(0),
+        1024,
+        "Uploads are refused (507) when the blob directory's disk would have less free space.",
+    ),
+    Setting("media_quota_mb", _int(1), 51200, "Total size of all files of one business in MB."),
+    Setting(
+        "file_limits_mb",
+        _limits,
+        "photo=50,video=4096,voice=100,document=200,file=200",
+        "Largest single file in MB per kind (photo, video, voice, document, file).",
+    ),
+    Setting(
+        "upload_expiry_hours",
+        _int(1, 720),
+        24,
+        "An unfinished upload not continued for this many hours expires and is deleted.",
     ),
 )
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from zunft.accounts.login import ShadowThrottle
 from zunft.accounts.passwords import Hasher
+from zunft.blobs.store import BlobStore, open_store
 from zunft.clock import Clock, SystemClock
 from zunft.config import Settings
 from zunft.crypto.envelope import Keyring
@@ -36,6 +37,7 @@ class AppContext:
     bus: Bus = field(default_factory=Bus)
     # Throttle state of e-mail addresses without an account (accounts/login.py).
     login_shadow: ShadowThrottle = field(default_factory=ShadowThrottle)
+    blobs: BlobStore | None = None  # file contents, encrypted (zunft.blobs)
 
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
@@ -99,4 +101,10 @@ def open_context(
         hasher=hasher
         or Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost),
         bus=bus,
+        blobs=open_store(
+            settings.blob_url,
+            settings.data_path,
+            endpoint=settings.s3_endpoint,
+            min_free_bytes=int(settings.blob_min_free_mb) * 1024 * 1024,
+        ),
     )

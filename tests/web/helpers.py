@@ -26,6 +26,10 @@ WRITTEN_TABLES = (
     s.chat_members,
     s.projects,
     s.invitations,
+    s.uploads,
+    s.blobs,
+    s.blob_tags,
+    s.message_attachments,
 )
 
 

@@ -7,6 +7,7 @@ fails `test_walk_table_covers_every_operation_with_a_path_parameter` until it is
 
 from __future__ import annotations
 
+import base64
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from tests.blobs import samples
 from tests.factories import Api, Business, login, make_business
 from tests.web.helpers import general_chat_id
 from zunft.context import AppContext
@@ -70,6 +72,15 @@ OPS: dict[tuple[str, str], Callable[[Ids], dict[str, Any]] | None] = {
     ("GET", "/users/{user_id}/working-hours"): None,
     ("PUT", "/users/{user_id}/working-hours"): lambda a: {"hours": None},
     ("GET", "/users/{user_id}/notify-now"): None,
+    ("GET", "/files/{file_id}"): None,
+    ("PATCH", "/files/{file_id}"): lambda a: {"caption": "Neu", "tags": ["vorher"]},
+    ("GET", "/projects/{project_id}/gallery"): None,
+    ("GET", "/projects/{project_id}/report"): None,
+    ("GET", "/files/{file_id}/content"): None,
+    ("GET", "/files/{file_id}/preview"): None,
+    ("HEAD", "/uploads/{upload_id}"): None,
+    ("PATCH", "/uploads/{upload_id}"): lambda a: {},  # bytes in truth; the id fails first
+    ("DELETE", "/uploads/{upload_id}"): None,
 }
 # Operations with a path parameter that are not walked, each with the reason.
 EXEMPT = {}
@@ -153,7 +164,25 @@ def _populate(client: TestClient, biz: Business) -> dict[str, list[str]]:
     )
     report = {"client_id": f"r-{new_id()}", "category": "mangel", "text": text}
     report_id = _ok(owner.post(f"/projects/{project['id']}/reports", json=report), 201)["id"]
+    photo = owner.client.post(
+        f"{API}/uploads/single",
+        params={"chat_id": chat, "name": "Villa Sonnenschein.jpg" if secret else "Kita.jpg"},
+        content=samples.photo(64, 48),
+        headers=owner.headers,
+    )
+    tus = owner.client.post(
+        f"{API}/uploads",
+        headers={
+            **owner.headers,
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": "1000",
+            "Upload-Metadata": "chat_id " + base64.b64encode(chat.encode()).decode(),
+        },
+    )
+    assert tus.status_code == 201, tus.text
     return {
+        "file_id": [_ok(photo, 201)["id"]],
+        "upload_id": [tus.headers["location"].rsplit("/", 1)[1]],
         "project_id": [project["id"]],
         "chat_id": [chat, general_chat_id(owner), direct, joined["chat_id"]],
         "message_id": [message["id"], direct_msg["id"]],
@@ -353,6 +382,18 @@ BODY_IDS: list[tuple[str, str, str, Callable[[str], dict[str, Any]]]] = [
     ),
     ("project_id", "GET", "/reports", lambda i: {"params": {"project_id": i}}),
     ("project_id", "GET", "/customer-chats", lambda i: {"params": {"project_id": i}}),
+    (
+        "file_id",
+        "POST",
+        "/chats/{chat_id}/messages",
+        lambda i: {"json": _msg("Foto", attachments=[i])},
+    ),
+    (
+        "chat_id",
+        "POST",
+        "/uploads/single",
+        lambda i: {"params": {"chat_id": i}, "content": samples.photo(32, 24)},
+    ),
 ]
 
 

@@ -356,7 +356,7 @@ def _customer_chat_states(rx: Rx, chat_ids: list[str]) -> dict[str, tuple[str, b
 
 def get_chats(rx: Rx, actor: Actor) -> list[dict[str, Any]]:
     """The chat list: every visible chat with its unread count and last message."""
-    from zunft.messages.service import message_view
+    from zunft.messages.service import get_attachments, message_view
 
     cipher = rx.cipher(actor.tenant_id)
     mine = (
@@ -385,12 +385,14 @@ def get_chats(rx: Rx, actor: Actor) -> list[dict[str, Any]]:
     last_seqs = [r.last_seq for r in rows if r.last_seq]
     last_msgs = {}
     if last_seqs:
-        for m in rx.conn.execute(
+        lasts = rx.conn.execute(
             select(s.messages).where(
                 s.messages.c.tenant_id == actor.tenant_id, s.messages.c.seq.in_(last_seqs)
             )
-        ).all():
-            last_msgs[m.chat_id] = message_view(cipher, m)
+        ).all()
+        files = get_attachments(rx, cipher, [m.id for m in lasts])
+        for m in lasts:
+            last_msgs[m.chat_id] = message_view(cipher, m, files.get(m.id))
     directs = {r.id: r.direct_key for r in rows if r.kind == "direct"}
     names: dict[str, str] = {}
     if directs:

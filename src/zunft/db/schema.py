@@ -429,3 +429,75 @@ report_history = Table(
     Column("detail", Text, nullable=False),  # JSON
     PrimaryKeyConstraint("report_id", "n"),
 )
+# --- media (docs/media.md) ---------------------------------------------------------------
+# File contents live in the blob store (zunft.blobs.store), encrypted in segments; these rows
+# say what a file is, where it belongs and who may see it (the chat's viewers).
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("id", ID, primary_key=True),  # becomes the file's id when the upload completes
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("chat_id", ID, ForeignKey("chats.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("length", BigInteger, nullable=False),  # Upload-Length
+    Column("offset", BigInteger, nullable=False),  # bytes durably stored
+    Column("meta_enc", LargeBinary, nullable=False),  # Upload-Metadata (name, caption) as JSON
+    Column("created_at", Millis, nullable=False),
+    Column("expires_at", Millis, nullable=False),
+    Index(None, "tenant_id"),
+    Index(None, "expires_at"),
+)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("chat_id", ID, ForeignKey("chats.id"), nullable=False),
+    Column("uploader_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # photo | video | voice | document | file
+    Column("content_type", String(100), nullable=False),  # from the bytes, never the name
+    Column("size", BigInteger, nullable=False),
+    Column("stored_bytes", BigInteger, nullable=False),  # original + derivatives (quota)
+    Column("segment_size", Integer, nullable=False),
+    Column("sha256_enc", LargeBinary, nullable=False),  # encrypted: a bare hash confirms a file
+    Column("name_enc", LargeBinary, nullable=False),
+    Column("caption_enc", LargeBinary, nullable=True),
+    Column("meta_enc", LargeBinary, nullable=False),  # width, height, duration, EXIF, GPS
+    Column("derivatives", Text, nullable=False, default="{}"),  # JSON: name -> size, type
+    Column("taken_at", Millis, nullable=True),  # EXIF capture time, else the upload time
+    Column("created_at", Millis, nullable=False),
+    Index(None, "chat_id", "created_at"),
+    Index(None, "tenant_id"),
+)
+
+blob_tags = Table(
+    "blob_tags",
+    metadata,
+    Column("blob_id", ID, ForeignKey("blobs.id"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("tag", String(40), nullable=False),
+    PrimaryKeyConstraint("blob_id", "tag"),
+    Index(None, "tenant_id", "tag"),
+)
+
+message_attachments = Table(
+    "message_attachments",
+    metadata,
+    Column("message_id", ID, ForeignKey("messages.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("blob_id", ID, ForeignKey("blobs.id"), nullable=False),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    PrimaryKeyConstraint("message_id", "position"),
+    Index(None, "blob_id"),
+)
+
+media_limits = Table(  # per-business overrides of ZUNFT_MEDIA_QUOTA_MB / ZUNFT_FILE_LIMITS_MB
+    "media_limits",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), primary_key=True),
+    Column("quota_mb", Integer, nullable=True),
+    Column("file_limits", String(200), nullable=True),  # "photo=50,video=4096,..."
+    Column("updated_at", Millis, nullable=False),
+)

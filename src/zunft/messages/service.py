@@ -49,6 +49,7 @@ _POSTING = Prepared(
 )
 _INSERT_MESSAGE = Prepared(insert(s.messages))
 _INSERT_TOKENS = Prepared(insert(s.search_tokens))
+_INSERT_ATTACHMENTS = Prepared(insert(s.message_attachments))
 _ADVANCE_CHAT = Prepared(
     update(s.chats)
     .where(s.chats.c.id == bindparam("b_chat_id"))
@@ -77,7 +78,9 @@ def check_text(text: str) -> str:
     return text
 
 
-def message_view(cipher: TenantCipher, row: Any) -> dict[str, Any]:
+def message_view(
+    cipher: TenantCipher, row: Any, attachments: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     deleted = row.deleted_at is not None
     return {
         "id": row.id,
@@ -93,6 +96,7 @@ def message_view(cipher: TenantCipher, row: Any) -> dict[str, Any]:
         "edited_at": row.edited_at,
         "edit_count": row.edit_count,
         "deleted": deleted,
+        "attachments": [] if deleted else (attachments or []),
     }
 
 
@@ -138,9 +142,12 @@ def do_send_message(
     text: str,
     reply_to_id: str | None = None,
     mentions: list[str] | tuple[str, ...] = (),
+    attachments: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    text = check_text(text)
+    # A photo needs no words: with attachments the text may be empty.
+    text = "" if attachments and not text.strip() else check_text(text)
     _check_posting(tx, actor, chat_id)
+    files = check_attachments(tx, actor, chat_id, attachments) if attachments else []
     if reply_to_id is not None:
         parent = tx.conn.execute(
             select(s.messages.c.id).where(
@@ -176,30 +183,43 @@ def do_send_message(
         "deleted_by": None,
     }
     _INSERT_MESSAGE.run(tx.conn, row)
+    payload: dict[str, Any] = {
+        "message_id": message_id,
+        "chat_id": chat_id,
+        "sender_id": actor.user_id,
+        "text": text,
+        "reply_to_id": reply_to_id,
+        "mentions": mention_ids,
+        "mention_all": mention_all,
+    }
+    if files:
+        _INSERT_ATTACHMENTS.run_many(
+            tx.conn,
+            [
+                {
+                    "message_id": message_id,
+                    "position": i,
+                    "blob_id": f.id,
+                    "tenant_id": actor.tenant_id,
+                }
+                for i, f in enumerate(files)
+            ],
+        )
+        payload["attachments"] = [f.id for f in files]
     event = tx.append(
-        actor.tenant_id,
-        "message.sent",
-        {
-            "message_id": message_id,
-            "chat_id": chat_id,
-            "sender_id": actor.user_id,
-            "text": text,
-            "reply_to_id": reply_to_id,
-            "mentions": mention_ids,
-            "mention_all": mention_all,
-        },
-        actor_id=actor.user_id,
-        chat_id=chat_id,
+        actor.tenant_id, "message.sent", payload, actor_id=actor.user_id, chat_id=chat_id
     )
     assert event.seq == seq  # the message's seq is its journal entry's
     _ADVANCE_CHAT.run(tx.conn, {"b_chat_id": chat_id, "b_seq": seq})
     # The sender has read what they wrote.
     _SENDER_READ.run(tx.conn, {"b_chat_id": chat_id, "b_user_id": actor.user_id, "b_seq": seq})
     _index(tx, cipher, message_id=message_id, chat_id=chat_id, seq=seq, text=text)
-    return _public(row, text, mention_ids)
+    return _public(row, text, mention_ids, [attachment_view(cipher, f) for f in files])
 
 
-def _public(row: dict[str, Any], text: str, mention_ids: list[str]) -> dict[str, Any]:
+def _public(
+    row: dict[str, Any], text: str, mention_ids: list[str], attachments: list[dict[str, Any]]
+) -> dict[str, Any]:
     return {
         "id": row["id"],
         "chat_id": row["chat_id"],
@@ -213,7 +233,74 @@ def _public(row: dict[str, Any], text: str, mention_ids: list[str]) -> dict[str,
         "edited_at": row["edited_at"],
         "edit_count": row["edit_count"],
         "deleted": False,
+        "attachments": attachments,
     }
+
+
+MAX_ATTACHMENTS = 20
+
+
+def check_attachments(
+    rx: Rx, actor: Actor, chat_id: str, file_ids: list[str] | tuple[str, ...]
+) -> list[Any]:
+    """The files to attach, in order: each uploaded for this chat (any other id, of another
+    chat or business, is as unknown as a missing one)."""
+    ids = list(dict.fromkeys(file_ids))
+    if len(ids) > MAX_ATTACHMENTS:
+        raise Invalid(
+            f"A message may carry at most {MAX_ATTACHMENTS} files.", code="too_many_attachments"
+        )
+    rows = {
+        r.id: r
+        for r in rx.conn.execute(
+            select(s.blobs).where(
+                s.blobs.c.id.in_(ids),
+                s.blobs.c.tenant_id == actor.tenant_id,
+                s.blobs.c.chat_id == chat_id,
+            )
+        ).all()
+    }
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        raise NotFound("No such file in this chat.", code="not_found", file_id=missing[0])
+    return [rows[i] for i in ids]
+
+
+def attachment_view(cipher: TenantCipher, row: Any) -> dict[str, Any]:
+    """What a message shows of a file (no location: that is in GET /files/{id} for staff)."""
+    meta = json.loads(cipher.decrypt(f"blobs.meta/{row.id}", row.meta_enc))
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "content_type": row.content_type,
+        "size": row.size,
+        "name": cipher.decrypt(f"blobs.name/{row.id}", row.name_enc),
+        "width": meta.get("width"),
+        "height": meta.get("height"),
+        "duration_ms": meta.get("duration_ms"),
+        "previews": sorted(json.loads(row.derivatives)),
+    }
+
+
+def get_attachments(rx: Rx, cipher: TenantCipher, message_ids: list[str]) -> dict[str, list[Any]]:
+    """The attachments of several messages at once (a history page), in their order."""
+    found: dict[str, list[Any]] = {}
+    if not message_ids:
+        return found
+    a = s.message_attachments
+    rows = rx.conn.execute(
+        select(a.c.message_id, s.blobs)
+        .join(s.blobs, s.blobs.c.id == a.c.blob_id)
+        .where(a.c.message_id.in_(message_ids))
+        .order_by(a.c.message_id, a.c.position)
+    ).all()
+    for r in rows:
+        found.setdefault(r.message_id, []).append(attachment_view(cipher, r))
+    return found
+
+
+def _view(rx: Rx, cipher: TenantCipher, row: Any) -> dict[str, Any]:
+    return message_view(cipher, row, get_attachments(rx, cipher, [row.id]).get(row.id))
 
 
 def access_message(rx: Rx, actor: Actor, message_id: str) -> Any:
@@ -239,7 +326,7 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
     cipher = tx.cipher(actor.tenant_id)
     old = cipher.decrypt(f"messages.body/{message_id}", row.body_enc)
     if old == text:
-        return message_view(cipher, row)
+        return _view(tx, cipher, row)
     rev = row.edit_count
     tx.conn.execute(
         insert(s.message_revisions),
@@ -270,7 +357,7 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
         actor_id=actor.user_id,
         chat_id=row.chat_id,
     )
-    return message_view(cipher, access_message(tx, actor, message_id))
+    return _view(tx, cipher, access_message(tx, actor, message_id))
 
 
 def do_delete_message(tx: Tx, actor: Actor, message_id: str) -> dict[str, Any]:
@@ -279,7 +366,7 @@ def do_delete_message(tx: Tx, actor: Actor, message_id: str) -> dict[str, Any]:
         raise Forbidden("Only the sender, owner or office delete a message.", code="not_sender")
     cipher = tx.cipher(actor.tenant_id)
     if row.deleted_at is not None:
-        return message_view(cipher, row)
+        return _view(tx, cipher, row)
     tx.conn.execute(
         update(s.messages)
         .where(s.messages.c.id == message_id)
@@ -293,7 +380,7 @@ def do_delete_message(tx: Tx, actor: Actor, message_id: str) -> dict[str, Any]:
         actor_id=actor.user_id,
         chat_id=row.chat_id,
     )
-    return message_view(cipher, access_message(tx, actor, message_id))
+    return _view(tx, cipher, access_message(tx, actor, message_id))
 
 
 def get_history(
@@ -325,7 +412,11 @@ def get_history(
     if after is None:
         rows.reverse()
     cipher = rx.cipher(actor.tenant_id)
-    return {"messages": [message_view(cipher, r) for r in rows], "has_more": has_more}
+    files = get_attachments(rx, cipher, [r.id for r in rows])
+    return {
+        "messages": [message_view(cipher, r, files.get(r.id)) for r in rows],
+        "has_more": has_more,
+    }
 
 
 def get_revisions(rx: Rx, actor: Actor, message_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from zunft.chats.service import access_chat, get_visible_chat_ids
 from zunft.db import schema as s
 from zunft.db.tx import Rx
 from zunft.errors import Invalid
-from zunft.messages.service import message_view
+from zunft.messages.service import get_attachments, message_view
 from zunft.search.tokens import stems
 
 MAX_TERMS = 8
@@ -61,4 +61,8 @@ def get_search_results(
         .where(s.messages.c.tenant_id == actor.tenant_id, s.messages.c.seq.in_(seqs))
         .order_by(s.messages.c.seq.desc())
     ).all()
-    return {"results": [message_view(cipher, r) for r in rows], "has_more": has_more}
+    files = get_attachments(rx, cipher, [r.id for r in rows])
+    return {
+        "results": [message_view(cipher, r, files.get(r.id)) for r in rows],
+        "has_more": has_more,
+    }

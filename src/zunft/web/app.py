@@ -22,12 +22,15 @@ from zunft.web.routes import (
     auth,
     chats,
     customers,
+    files,
+    gallery,
     hours,
     me,
     messages,
     projects,
     reports,
     stream,
+    uploads,
 )
 
 API = "/api/v1"
@@ -100,7 +103,20 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     api = APIRouter(prefix=API)
-    for module in (auth, me, admin, projects, chats, messages, customers, reports, hours):
+    for module in (
+        auth,
+        me,
+        admin,
+        projects,
+        chats,
+        messages,
+        customers,
+        reports,
+        hours,
+        uploads,
+        files,
+        gallery,
+    ):
         api.include_router(module.router)
 
     @api.get("/health", tags=["ops"], summary="Liveness: the process answers")
@@ -124,7 +140,11 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-    app.add_middleware(JsonBodyGuard, max_body_bytes=ctx.settings.max_body_bytes)
+    app.add_middleware(
+        JsonBodyGuard,
+        max_body_bytes=ctx.settings.max_body_bytes,
+        stream_prefixes=uploads.STREAM_PREFIXES,
+    )
     app.add_middleware(SecurityHeaders)
     _serve_stream_first(app)
     return app

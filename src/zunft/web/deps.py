@@ -50,6 +50,11 @@ CUSTOMER_ROUTES = frozenset(
         ("DELETE", "/api/v1/messages/{message_id}"),
         ("GET", "/api/v1/messages/{message_id}/revisions"),
         ("GET", "/api/v1/search"),
+        # Files posted in their chat: what it is, the preview, and the original of documents
+        # and voice messages (photos and videos only as previews: no location).
+        ("GET", "/api/v1/files/{file_id}"),
+        ("GET", "/api/v1/files/{file_id}/preview"),
+        ("GET", "/api/v1/files/{file_id}/content"),
         ("GET", "/api/v1/customer/me"),
         ("POST", "/api/v1/customer/consent"),
         ("POST", "/api/v1/customer/consent/withdraw"),

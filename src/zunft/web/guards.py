@@ -35,9 +35,14 @@ async def _send_error(send: Send, status: int, code: str, message: str) -> None:
 
 
 class JsonBodyGuard:
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, stream_prefixes: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.max = max_body_bytes
+        # Paths whose routes read a raw body themselves, streaming (file uploads): they check
+        # its size and type on their own and must not be buffered here.
+        self.stream_prefixes = stream_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and (
@@ -54,6 +59,7 @@ class JsonBodyGuard:
             scope["type"] != "http"
             or scope["method"] not in BODY_METHODS
             or not scope["path"].startswith("/api/")
+            or scope["path"].startswith(self.stream_prefixes)
         ):
             await self.app(scope, receive, send)
             return

@@ -140,6 +140,12 @@ class MessageIn(Body):
     )
     reply_to_id: str | None = Field(default=None, max_length=26)
     mentions: list[str] = Field(default_factory=list, max_length=50)
+    attachments: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Ids of files uploaded for this chat (POST /uploads); the text may then "
+        "be empty.",
+    )
 
 
 class MessageEditIn(Body):

@@ -52,7 +52,13 @@ def send(
         body.client_id,
         request,
         lambda tx: do_send_message(
-            tx, actor, chat_id, text=body.text, reply_to_id=body.reply_to_id, mentions=body.mentions
+            tx,
+            actor,
+            chat_id,
+            text=body.text,
+            reply_to_id=body.reply_to_id,
+            mentions=body.mentions,
+            attachments=body.attachments,
         ),
     )
 

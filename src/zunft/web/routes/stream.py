@@ -303,6 +303,7 @@ class Stream:
                     text=body.text,
                     reply_to_id=body.reply_to_id,
                     mentions=body.mentions,
+                    attachments=body.attachments,
                 ),
             )
 

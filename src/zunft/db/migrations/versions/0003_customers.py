@@ -2,7 +2,7 @@
 notifications, and problem reports (Meldungen) with routing rules (issue 6).
 
 Revision ID: 0003_customers
-Revises: 0001_initial (the merger re-chains this after 0002)
+Revises: 0001_initial (media's 0002 follows this one)
 Create Date: 2026-11-29
 """
 
