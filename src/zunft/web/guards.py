@@ -16,6 +16,8 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
+    # The API's policy; the middleware puts the web app's in on the app's pages.
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 ]
 
 
@@ -105,7 +107,7 @@ class JsonBodyGuard:
         await self.app(scope, replay, send)
 
 
-API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+API_CSP = SECURITY_HEADERS[-1][1]
 # The web app: its own scripts, styles, images and manifest, and the same-origin API and
 # stream; no inline script or style, nothing from any other host.
 APP_CSP = (
@@ -142,9 +144,11 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 existing = {k.lower() for k, _ in message.get("headers", [])}
-                extra: list[Any] = [(k, v) for k, v in SECURITY_HEADERS if k not in existing]
-                if b"content-security-policy" not in existing:
-                    extra.append((b"content-security-policy", content_security_policy(scope)))
+                extra: list[Any] = [
+                    (k, content_security_policy(scope) if k == b"content-security-policy" else v)
+                    for k, v in SECURITY_HEADERS
+                    if k not in existing
+                ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

@@ -39,8 +39,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{data / 'zunft.sqlite3'}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One chromium per test module. Not per session: while Playwright's sync API runs, its
+    event loop counts as the thread's running loop, and other tests call asyncio.run()."""
     if not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is missing: apt-get install chromium (make test does)"
         if os.environ.get("CI") == "true":

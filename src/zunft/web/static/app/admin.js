@@ -88,7 +88,9 @@ async function projects(body, msg) {
   try {
     const [out, us] = await Promise.all([get("/projects"), get("/users")]);
     people = us.users.filter((u) => !u.disabled);
-    for (const p of out.projects) list.append(projectItem(p, people, body, msg));
+    // The list names no members; each project's own view does.
+    const full = await Promise.all(out.projects.map((p) => get("/projects/" + p.id).catch(() => p)));
+    for (const p of full) list.append(projectItem(p, people, body, msg));
   } catch (ex) {
     msg.textContent = errorText(ex);
   }

@@ -19,7 +19,7 @@ export class ChatView {
     this.main = main;
     this.messages = []; // loaded, oldest first (by seq)
     this.byId = new Map();
-    this.hasMore = true; // older messages exist on the server
+    this.hasMore = false; // older messages exist on the server (known once a page came)
     this.loadingOlder = false;
     this.lo = 0; // window [lo, hi) over this.messages; hi === length means "at the end"
     this.hi = 0;
@@ -210,7 +210,7 @@ export class ChatView {
     let anchor = null;
     if (keepAnchor) {
       for (const el of this.list.children) {
-        if (el.offsetTop + el.offsetHeight > s.scrollTop) {
+        if (el.dataset.key && el.offsetTop + el.offsetHeight > s.scrollTop) {
           anchor = { id: el.dataset.key, offset: el.offsetTop - s.scrollTop };
           break;
         }
@@ -236,8 +236,11 @@ export class ChatView {
       if (el) s.scrollTop = el.offsetTop - anchor.offset;
     }
     this.renderActions();
+    // Scroll events caused by this render are not the reader's; once it is painted, look
+    // again whether the reader is near an edge (they may have got there meanwhile).
     requestAnimationFrame(() => {
       this.scrolling = false;
+      this.onScroll();
     });
   }
 
