@@ -113,3 +113,30 @@ def test_desktop_layout(people: Any, ctx: AppContext, biz: Business) -> None:
     office.page.goto("/")
     expect(office.page.locator(".group-title").first).to_be_visible()
     office.shot("chat-list-desktop")
+
+
+def test_mention_autocomplete_and_typing(people: Any, ctx: AppContext, biz: Business) -> None:
+    from zunft.messages.service import get_history
+
+    chat_id = project(ctx, biz)["chat_id"]
+    lead = people("lead")
+    worker = people("worker")
+    open_chat(lead, "Badsanierung Schmidt")
+    open_chat(worker, "Badsanierung Schmidt")
+    box = worker.page.get_by_label("Nachricht schreiben")
+    box.press_sequentially("Frage an @Le")
+    expect(lead.page.locator(".typing")).to_have_text("Worker mueller schreibt …")
+    options = worker.page.get_by_role("option")
+    expect(options).to_have_text(["@Lead mueller"])
+    worker.shot("mention")
+    box.press("Enter")  # picks the suggestion, does not send
+    expect(options).to_have_count(0)
+    box.press_sequentially("kommt der Elektriker?")
+    expect(box).to_have_value("Frage an @Lead mueller kommt der Elektriker?")
+    box.press("Enter")
+    expect(lead.page.locator(".msg .text")).to_have_text(
+        ["Frage an @Lead mueller kommt der Elektriker?"]
+    )
+    expect(lead.page.locator(".typing")).to_have_text("")
+    page = ctx.read(lambda rx: get_history(rx, biz.actor("lead"), chat_id))
+    assert page["messages"][0]["mentions"] == [biz.users["lead"]]

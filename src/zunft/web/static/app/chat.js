@@ -28,6 +28,12 @@ export class ChatView {
     this.replyTo = null;
     this.editing = null;
     this.confirmDelete = false;
+    this.people = []; // members by name, for @-mentions: {id, name}
+    this.mentioned = new Map(); // name -> user id, picked from the suggestions
+    this.suggestions = [];
+    this.active = 0;
+    this.lastTyping = 0;
+    this.typists = new Map(); // user id -> timer
   }
 
   visible() {
@@ -46,7 +52,16 @@ export class ChatView {
       id: "composer", name: "text", rows: "1", maxlength: "10000",
       placeholder: t("composer_placeholder"), "aria-label": t("composer_placeholder"),
     });
+    this.input.addEventListener("input", () => this.onInput());
     this.input.addEventListener("keydown", (e) => {
+      if (this.suggestions.length && ["ArrowDown", "ArrowUp", "Enter", "Tab"].includes(e.key)) {
+        e.preventDefault();
+        if (e.key === "ArrowDown") this.active = (this.active + 1) % this.suggestions.length;
+        else if (e.key === "ArrowUp") this.active = (this.active + this.suggestions.length - 1) % this.suggestions.length;
+        else this.pickMention(this.suggestions[this.active]);
+        this.renderSuggestions();
+        return;
+      }
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         this.form.requestSubmit();
@@ -66,9 +81,12 @@ export class ChatView {
       this.submit();
     });
     this.error = h("p", { class: "error", role: "alert" });
+    this.suggestBox = h("ul", { class: "suggestions", id: "mention-list", role: "listbox", hidden: true, "aria-label": t("mention_label") });
+    this.input.setAttribute("aria-controls", "mention-list");
+    this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     const chat = this.state.chats.get(this.chatId);
     const readOnly = chat && chat.project_status === "archived";
-    this.main.append(this.scroller, this.error, this.banner, this.actions,
+    this.main.append(this.scroller, this.typingLine, this.error, this.suggestBox, this.banner, this.actions,
       readOnly ? h("p", { class: "muted center" }, t("chat_read_only")) : this.form);
     this.onVisible = () => this.markRead();
     document.addEventListener("visibilitychange", this.onVisible);
@@ -77,6 +95,7 @@ export class ChatView {
 
   close() {
     document.removeEventListener("visibilitychange", this.onVisible);
+    for (const timer of this.typists.values()) clearTimeout(timer);
     this.closed = true;
   }
 
@@ -87,6 +106,84 @@ export class ChatView {
     }
     await this.loadLatest();
     this.loadMarkers();
+    this.loadPeople();
+  }
+
+  async loadPeople() {
+    try {
+      const out = await get(`/chats/${encodeURIComponent(this.chatId)}/people`);
+      this.people = out.people.filter((p) => p.id !== this.state.me.id);
+    } catch {
+      this.people = [];
+    }
+  }
+
+  // ------------------------------------------------------------ @-mentions and typing
+
+  onInput() {
+    const now = Date.now();
+    if (now - this.lastTyping > 3000 && this.input.value) {
+      this.lastTyping = now;
+      this.state.stream && this.state.stream.send({ type: "typing", chat_id: this.chatId });
+    }
+    const before = this.input.value.slice(0, this.input.selectionStart);
+    const m = before.match(/(?:^|\s)@([^\s@]{0,30})$/);
+    if (!m) {
+      this.suggestions = [];
+    } else {
+      const q = m[1].toLocaleLowerCase();
+      this.suggestions = this.people.filter((p) => p.name.toLocaleLowerCase().split(/\s+/).some((w) => w.startsWith(q))
+        || p.name.toLocaleLowerCase().startsWith(q)).slice(0, 6);
+      this.active = 0;
+    }
+    this.renderSuggestions();
+  }
+
+  renderSuggestions() {
+    clear(this.suggestBox);
+    this.suggestBox.hidden = !this.suggestions.length;
+    this.input.setAttribute("aria-expanded", this.suggestions.length ? "true" : "false");
+    this.suggestions.forEach((p, i) => {
+      const li = h("li", {
+        role: "option", id: "mention-" + i, "aria-selected": i === this.active ? "true" : "false",
+        class: "suggestion",
+        onmousedown: (e) => e.preventDefault(),
+        onclick: () => this.pickMention(p),
+      }, "@" + p.name);
+      this.suggestBox.append(li);
+    });
+    if (this.suggestions.length) this.input.setAttribute("aria-activedescendant", "mention-" + this.active);
+    else this.input.removeAttribute("aria-activedescendant");
+  }
+
+  pickMention(p) {
+    const pos = this.input.selectionStart;
+    const before = this.input.value.slice(0, pos).replace(/@([^\s@]*)$/, "@" + p.name + " ");
+    this.input.value = before + this.input.value.slice(pos);
+    this.input.setSelectionRange(before.length, before.length);
+    this.mentioned.set(p.name, p.id);
+    this.suggestions = [];
+    this.renderSuggestions();
+    this.input.focus();
+  }
+
+  typing(frame) {
+    if (frame.chat_id !== this.chatId || frame.user_id === this.state.me.id) return;
+    clearTimeout(this.typists.get(frame.user_id));
+    // A typing signal holds for 4 s unless a newer one or the message comes.
+    this.typists.set(frame.user_id, setTimeout(() => this.stopTyping(frame.user_id), 4000));
+    this.renderTyping();
+  }
+
+  stopTyping(userId) {
+    clearTimeout(this.typists.get(userId));
+    this.typists.delete(userId);
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const names = [...this.typists.keys()].map(userName);
+    this.typingLine.textContent = names.length ? t("typing", { names: names.join(", ") }) : "";
   }
 
   async loadLatest() {
@@ -384,10 +481,12 @@ export class ChatView {
       return;
     }
     const replyTo = this.replyTo;
+    const mentions = [...this.mentioned].filter(([name]) => text.includes("@" + name)).map(([, id]) => id);
+    this.mentioned.clear();
     this.input.value = "";
     this.cancelCompose();
     // Written to the outbox first: it shows as "wird gesendet" until the server has it.
-    await this.state.outbox.add(this.chatId, text, replyTo);
+    await this.state.outbox.add(this.chatId, text, replyTo, mentions);
   }
 
   // ------------------------------------------------------------ live
@@ -413,6 +512,7 @@ export class ChatView {
           edited_at: null, edit_count: 0, deleted: false,
         });
         this.saveCache();
+        if (this.typists.has(d.sender_id)) this.stopTyping(d.sender_id);
         this.render();
         if (d.sender_id !== this.state.me.id) this.markRead();
         return;

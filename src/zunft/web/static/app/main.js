@@ -132,6 +132,10 @@ function onFrame(frame) {
     state.outbox.answer(frame);
     return;
   }
+  if (frame.type === "typing") {
+    if (state.view && state.view.typing) state.view.typing(frame);
+    return;
+  }
   if (frame.type === "event") {
     applyEvent(frame);
     if (state.view && state.view.event) state.view.event(frame);

@@ -22,12 +22,13 @@ export class Outbox {
   }
 
   // Resolves with the entry once it is safely in IndexedDB (and hands it to the stream).
-  add(chatId, text, replyToId) {
+  add(chatId, text, replyToId, mentions) {
     const entry = {
       client_id: newClientId(),
       chat_id: chatId,
       text,
       reply_to_id: replyToId || null,
+      mentions: mentions || [],
       user_id: this.state.me.id,
       created_at: Date.now(),
     };
@@ -56,6 +57,7 @@ export class Outbox {
         if (this.inflight.has(e.client_id)) continue;
         const frame = { type: "send", chat_id: e.chat_id, client_id: e.client_id, text: e.text };
         if (e.reply_to_id) frame.reply_to_id = e.reply_to_id;
+        if (e.mentions && e.mentions.length) frame.mentions = e.mentions;
         if (!stream.send(frame)) return;
         this.inflight.add(e.client_id);
       }

@@ -45,7 +45,7 @@ export async function kvClear() {
   return done((await store("kv", "readwrite")).clear());
 }
 
-// Outbox entries: {order, client_id, chat_id, text, reply_to_id, user_id, created_at}.
+// Outbox entries: {order, client_id, chat_id, text, reply_to_id, mentions, user_id, created_at}.
 export async function outboxAdd(entry) {
   return done((await store("outbox", "readwrite")).add(entry));
 }
