@@ -23,7 +23,17 @@ def history_texts(ctx: AppContext, biz: Business, chat_id: str) -> list[str]:
 
 
 def wait_for_service_worker(page: Any) -> None:
-    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null")
+    """Until the service worker controls the page (an awaited promise in the page: polling
+    with page.wait_for_function would evaluate a string, which the app's CSP forbids)."""
+    page.evaluate(
+        """async () => {
+            await navigator.serviceWorker.ready;
+            if (!navigator.serviceWorker.controller) {
+                await new Promise((ok) =>
+                    navigator.serviceWorker.addEventListener("controllerchange", ok, {once: true}));
+            }
+        }"""
+    )
 
 
 def test_the_shell_opens_without_a_network(people: Any, ctx: AppContext, biz: Business) -> None:

@@ -17,6 +17,7 @@ from tests.web.app.test_chat import project
 from zunft.accounts.totp import do_begin_totp_setup, do_confirm_totp
 from zunft.clock import FakeClock
 from zunft.context import AppContext
+from zunft.hours.service import get_working_hours
 
 
 def test_login_with_second_factor(
@@ -90,18 +91,32 @@ def test_language_switch_profile_and_search(
 
     page.goto("/#/profile")
     page.get_by_label("Telefon").fill("+49 170 1234567")
-    page.get_by_role("button", name="Speichern").click()
+    page.locator("form.profile").get_by_role("button", name="Speichern").click()
     expect(page.locator("#profile-msg")).to_have_text("Gespeichert.")
+    # Working hours: the business's apply until the worker sets their own.
+    expect(page.locator("#hours-msg")).to_have_text("")
+    monday = page.get_by_label("Montag")
+    monday.fill("07:00–12:00, 12:30–16:00")
+    page.get_by_label("Samstag").fill("")
+    page.locator("form.hours").get_by_role("button", name="Speichern").click()
+    expect(page.locator("#hours-msg")).to_have_text("Gespeichert.")
+    hours = ctx.read(lambda rx: get_working_hours(rx, biz.actor("worker"), biz.users["worker"]))
+    assert hours["own"] is True
+    assert hours["hours"]["mo"] == [["07:00", "12:00"], ["12:30", "16:00"]]
+    assert hours["hours"]["sa"] == []
+    monday.fill("7 Uhr")
+    page.locator("form.hours").get_by_role("button", name="Speichern").click()
+    expect(page.locator("#hours-msg")).to_have_text("Bitte Zeiten als 07:00–16:00 angeben.")
     worker.shot("profile")
     page.get_by_role("button", name="English").click()
-    expect(page.get_by_role("button", name="Save")).to_be_visible()
+    expect(page.locator("form.profile").get_by_role("button", name="Save")).to_be_visible()
     expect(page.get_by_role("link", name="My devices")).to_be_visible()
     assert page.evaluate("document.documentElement.lang") == "en"
     page.reload()
     expect(page.get_by_role("button", name="Deutsch")).to_be_visible()
     worker.shot("profile-en")
     page.get_by_role("button", name="Deutsch").click()
-    expect(page.get_by_role("button", name="Speichern")).to_be_visible()
+    expect(page.locator("form.profile").get_by_role("button", name="Speichern")).to_be_visible()
 
 
 def test_office_manages_staff_and_projects(people: Any, ctx: AppContext, biz: Business) -> None:

@@ -1,5 +1,5 @@
 // zunft web app: boot, login, routing and the screens around the chat view.
-import { ApiError, del, get, patch, post } from "./api.js";
+import { ApiError, del, get, patch, post, put } from "./api.js";
 import { h, clear } from "./dom.js";
 import { formatTime, language, setLanguage, t } from "./i18n.js";
 import { kvClear, kvGet, kvSet } from "./store.js";
@@ -536,7 +536,7 @@ function renderProfile() {
   const main = shell(t("nav_profile"));
   const me = state.me;
   const msg = h("p", { role: "status", id: "profile-msg" });
-  const form = h("form", { class: "card" },
+  const form = h("form", { class: "card profile" },
     field("name", t("profile_name"), { value: me.name, required: true, autocomplete: "name" }),
     field("phone", t("profile_phone"), { value: me.phone || "", type: "tel", autocomplete: "tel" }),
     h("p", { class: "muted" }, t("profile_role") + ": " + t("role_" + me.role)),
@@ -556,9 +556,55 @@ function renderProfile() {
       msg.textContent = errorText(ex);
     }
   });
-  main.append(form, h("div", { class: "card" },
+  main.append(form, workingHours(), h("div", { class: "card" },
     h("h2", null, t("language")),
     langSwitch(renderProfile)));
+}
+
+// Working hours: one line per day, e.g. "07:00-12:00, 12:30-16:00"; empty is a day off.
+const DAYS = ["mo", "di", "mi", "do", "fr", "sa", "so"];
+
+function workingHours() {
+  const msg = h("p", { role: "status", id: "hours-msg" });
+  const note = h("p", { class: "muted" });
+  const form = h("form", { class: "card hours" }, h("h2", null, t("hours_title")), note,
+    DAYS.map((d) => field("day-" + d, t("day_" + d), { placeholder: t("hours_off") })),
+    h("div", { class: "row" },
+      h("button", { type: "submit", class: "primary" }, t("save")),
+      h("button", { type: "button", class: "secondary", onclick: () => save(null) }, t("hours_reset"))),
+    msg);
+  const url = "/users/" + encodeURIComponent(state.me.id) + "/working-hours";
+  async function load() {
+    try {
+      const out = await get(url);
+      note.textContent = t(out.own ? "hours_own" : "hours_business");
+      for (const d of DAYS) {
+        form.querySelector("#f-day-" + d).value = (out.hours[d] || []).map(([a, b]) => a + "–" + b).join(", ");
+      }
+    } catch (ex) {
+      msg.textContent = errorText(ex);
+    }
+  }
+  async function save(hours) {
+    try {
+      await put(url, { hours });
+      msg.textContent = t("saved");
+      load();
+    } catch (ex) {
+      msg.textContent = errorText(ex);
+    }
+  }
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const hours = {};
+    for (const d of DAYS) {
+      const text = form.querySelector("#f-day-" + d).value.trim();
+      hours[d] = text ? text.split(",").map((part) => part.trim().split(/\s*[-–]\s*/)) : [];
+    }
+    save(hours);
+  });
+  load();
+  return form;
 }
 
 // ---------------------------------------------------------------- admin (owner, office)
