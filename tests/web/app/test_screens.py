@@ -131,6 +131,27 @@ def test_office_manages_staff_and_projects(people: Any, ctx: AppContext, biz: Bu
     expect(page.get_by_role("status").first).to_have_text("Gespeichert.")
     office.shot("admin-users")
 
+    # An invitation link: the new colleague opens it in their own browser and joins.
+    page.goto("/#/admin/users")
+    page.get_by_label("Rolle").first.select_option("worker")
+    page.get_by_role("button", name="Einladung erstellen").click()
+    url = page.locator("#invite-url").inner_text()
+    assert url.startswith(office.page.url.split("#")[0] + "#/invite/")
+    newcomer = people("worker", login=False)
+    newcomer.page.goto(url)
+    welcome = "Müller Haustechnik GmbH lädt Sie ein – Rolle: Monteur."
+    expect(newcomer.page.get_by_text(welcome)).to_be_visible()
+    newcomer.page.get_by_label("Name").fill("Jana Neu")
+    newcomer.page.get_by_label("E-Mail").fill("jana@mueller.example")
+    newcomer.page.get_by_label("Passwort").fill("kurz")
+    newcomer.page.get_by_role("button", name="Konto anlegen").click()
+    expect(newcomer.page.get_by_role("alert")).to_contain_text("zu kurz")
+    newcomer.page.get_by_label("Passwort").fill("Bohrhammer-Winkel-2026")
+    newcomer.page.get_by_role("button", name="Konto anlegen").click()
+    expect(newcomer.page.get_by_role("link", name="Allgemein")).to_be_visible()
+    page.reload()
+    expect(page.locator(".device", has_text="Jana Neu")).to_be_visible()
+
     page.goto("/#/admin/projects")
     page.get_by_label("Name des Auftrags").fill("Dachrinne Becker")
     page.get_by_label("Adresse der Baustelle").fill("Am Markt 1")

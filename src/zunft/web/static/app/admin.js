@@ -35,7 +35,9 @@ async function users(body, msg) {
     e.preventDefault();
     try {
       const out = await post("/invitations", { role: invite.querySelector("#inv-role").value, note: invite.note.value || null });
-      clear(link).append(t("admin_invite_done"), " ", h("code", null, out.link || out.url || out.token || ""));
+      // The token travels in the fragment, which browsers never send to a server.
+      const url = location.origin + "/#/invite/" + encodeURIComponent(out.token);
+      clear(link).append(t("admin_invite_done"), " ", h("code", { id: "invite-url" }, url));
     } catch (ex) {
       msg.textContent = errorText(ex);
     }

@@ -40,6 +40,8 @@ async function boot() {
   window.addEventListener("hashchange", route);
   window.addEventListener("online", () => setOnline(true));
   window.addEventListener("offline", () => setOnline(false));
+  const invite = (location.hash || "").match(/^#\/invite\/([A-Za-z0-9_-]+)$/);
+  if (invite) return renderInvite(invite[1]);
   try {
     state.me = await get("/me");
     await kvSet("me", state.me);
@@ -303,6 +305,47 @@ function renderLogin(step) {
     }
   });
   root.append(h("main", { class: "screen center" }, form));
+  form.querySelector("input").focus();
+}
+
+// An invitation link (#/invite/<token>: the fragment never reaches a server log).
+async function renderInvite(token) {
+  clear(root);
+  const err = h("p", { class: "error", role: "alert" });
+  const card = h("div", { class: "card login" });
+  root.append(h("main", { class: "screen center" }, card));
+  let info;
+  try {
+    info = await post("/invitations/lookup", { token });
+  } catch (ex) {
+    card.append(h("h1", null, t("invite_title")), h("p", { role: "alert", class: "error" }, errorText(ex)),
+      h("a", { href: "#/", onclick: () => setTimeout(() => location.reload()) }, t("login_submit")));
+    return;
+  }
+  const form = h("form", { class: "login" },
+    h("h1", null, t("invite_title")),
+    h("p", null, t("invite_text", { business: info.tenant_name, role: t("role_" + info.role) })),
+    field("name", t("profile_name"), { required: true, autocomplete: "name", maxlength: "100" }),
+    field("email", t("login_email"), { type: "email", required: true, autocomplete: "username" }),
+    field("password", t("invite_password"), { type: "password", required: true, autocomplete: "new-password" }),
+    err,
+    h("button", { type: "submit", class: "primary" }, t("invite_accept")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const data = Object.fromEntries(new FormData(form));
+    err.textContent = "";
+    try {
+      await post("/invitations/accept", { ...data, token, session_kind: "cookie", device_name: deviceName() });
+      localStorage.setItem("zunft.tenant", info.tenant);
+      state.me = await get("/me");
+      await kvSet("me", state.me);
+      history.replaceState(null, "", "/#/");
+      await startSession();
+    } catch (ex) {
+      err.textContent = errorText(ex);
+    }
+  });
+  card.append(form);
   form.querySelector("input").focus();
 }
 
