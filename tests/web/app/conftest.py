@@ -94,11 +94,15 @@ def people(browser: Any, live: Live, biz: Business) -> Iterator[Callable[..., Pe
             base_url=live.origin, viewport=viewport, locale="de-DE", timezone_id="Europe/Berlin"
         )
         context.set_default_timeout(EXPECT_MS)
-        page = context.new_page()
-        person = Person(context, page, role)
+        person = Person(context, None, role)
         context.on("request", lambda r: person.requests.append(r.url))
-        page.on("websocket", lambda ws: person.requests.append(ws.url))
-        page.on("pageerror", lambda e: person.page_errors.append(str(e)))
+
+        def watch(page: Any) -> None:
+            page.on("websocket", lambda ws: person.requests.append(ws.url))
+            page.on("pageerror", lambda e: person.page_errors.append(str(e)))
+
+        context.on("page", watch)
+        person.page = context.new_page()
         if login:
             r = context.request.post(
                 "/api/v1/auth/login",

@@ -153,6 +153,8 @@ function applyEvent(ev) {
         refreshLists();
         return;
       }
+      // A replay after a reconnect can bring what the chat list already counts.
+      if (ev.seq <= (chat.last_seq || 0)) return;
       chat.last_seq = ev.seq;
       chat.last_message = {
         id: d.message_id, seq: ev.seq, sender_id: d.sender_id, text: d.text,
