@@ -260,6 +260,9 @@ function route() {
   }
 }
 
+// From this width the chat list stays beside the open chat (app.css has the same number).
+const WIDE = window.matchMedia("(min-width: 900px)");
+
 function rerenderList() {
   if (!state.view && (location.hash || "#/") === "#/" && state.me) renderList();
   else if (state.view && state.view.titleChanged) state.view.titleChanged();
@@ -417,7 +420,13 @@ async function logoutLocal() {
 const KIND_LABEL = { project: "kind_project", customer: "kind_customer", channel: "kind_channel", direct: "kind_direct" };
 
 function renderList() {
-  const main = shell(t("nav_chats"));
+  fillList(shell(t("nav_chats")));
+}
+
+// The chat list into a container: the list screen, or the left pane next to a chat on a
+// wide screen (the office's desktop).
+function fillList(main, currentId) {
+  clear(main);
   const groups = new Map(); // key -> {title, chats, latest}
   for (const chat of state.chats.values()) {
     const p = chat.project_id ? state.projects.get(chat.project_id) : null;
@@ -442,12 +451,12 @@ function renderList() {
     g.chats.sort((a, b) => (b.last_seq || 0) - (a.last_seq || 0));
     main.append(h("section", { class: "group" },
       h("h2", { class: "group-title" }, g.title),
-      h("ul", { class: "chat-list" }, g.chats.map(chatItem)),
+      h("ul", { class: "chat-list" }, g.chats.map((c) => chatItem(c, c.id === currentId))),
     ));
   }
 }
 
-function chatItem(chat) {
+function chatItem(chat, current) {
   const m = chat.last_message;
   let preview = t("no_messages");
   if (m) {
@@ -459,6 +468,7 @@ function chatItem(chat) {
     class: "chat-item" + (unread ? " has-unread" : ""),
     href: "#/chat/" + encodeURIComponent(chat.id),
     dataset: { chatId: chat.id },
+    "aria-current": current ? "true" : null,
   },
   h("span", { class: "chat-main" },
     h("span", { class: "chat-title" }, chat.title || t(KIND_LABEL[chat.kind] || "kind_channel")),
@@ -475,12 +485,23 @@ function chatItem(chat) {
 function renderChat(chatId) {
   const chat = state.chats.get(chatId);
   const main = shell(chat ? chat.title : t("nav_chats"), { back: "#/" });
-  main.classList.add("chat-screen");
-  state.view = new ChatView(state, chatId, main);
+  let pane = main;
+  let side = null;
+  if (WIDE.matches) {
+    side = h("nav", { class: "list-pane", "aria-label": t("nav_chats") });
+    pane = h("section", { class: "chat-screen chat-pane" });
+    main.classList.add("split");
+    main.append(side, pane);
+    fillList(side, chatId);
+  } else {
+    main.classList.add("chat-screen");
+  }
+  state.view = new ChatView(state, chatId, pane);
   state.view.titleChanged = () => {
     const c = state.chats.get(chatId);
     const title = root.querySelector(".topbar .title");
     if (c && title) title.textContent = c.title;
+    if (side) fillList(side, chatId);
   };
   state.view.open();
 }
