@@ -140,3 +140,27 @@ def test_mention_autocomplete_and_typing(people: Any, ctx: AppContext, biz: Busi
     expect(lead.page.locator(".typing")).to_have_text("")
     page = ctx.read(lambda rx: get_history(rx, biz.actor("lead"), chat_id))
     assert page["messages"][0]["mentions"] == [biz.users["lead"]]
+
+
+def test_a_refused_message_says_why_and_gives_its_text_back(
+    people: Any, ctx: AppContext, biz: Business
+) -> None:
+    from zunft.projects.service import do_update_project
+
+    project_id = project(ctx, biz)["id"]
+    worker = people("worker")
+    open_chat(worker, "Badsanierung Schmidt")
+    # The office archives the project while the worker writes: the send is refused.
+    ctx.write(
+        lambda tx: do_update_project(tx, biz.actor("office"), project_id, {"status": "archived"})
+    )
+    box = worker.page.get_by_label("Nachricht schreiben")
+    box.fill("Noch eine Frage zum Bad")
+    box.press("Enter")
+    refused = worker.page.locator(".msg.pending")
+    expect(refused.locator(".state")).to_have_text("nicht gesendet")
+    expect(refused.locator(".error")).to_have_text("Diese Unterhaltung kann nur gelesen werden.")
+    worker.shot("refused")
+    refused.get_by_role("button", name="Text zurückholen").click()
+    expect(worker.page.locator(".msg.pending")).to_have_count(0)
+    expect(box).to_have_value("Noch eine Frage zum Bad")

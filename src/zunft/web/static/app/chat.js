@@ -377,7 +377,18 @@ export class ChatView {
       h("span", { class: "meta" },
         h("time", null, formatTime(e.created_at)),
         h("span", { class: "state" + (failedCode ? " failed" : "") },
-          failedCode ? t("state_failed") : t("state_sending"))));
+          failedCode ? t("state_failed") : t("state_sending"))),
+      failedCode ? h("span", { class: "row" },
+        h("span", { class: "error" }, errorText({ code: failedCode })),
+        h("button", { type: "button", class: "secondary small", onclick: () => this.takeBack(e) }, t("take_back"))) : null);
+  }
+
+  // A refused message: its text goes back into the composer to fix and send again.
+  takeBack(e) {
+    this.state.outbox.failed.delete(e.client_id);
+    this.input.value = e.text;
+    this.render();
+    this.input.focus();
   }
 
   quoteText(id) {

@@ -379,7 +379,7 @@ export function field(name, label, attrs = {}) {
 }
 
 export function errorText(ex) {
-  if (ex instanceof ApiError) {
+  if (ex instanceof ApiError || (ex && ex.code)) {
     if (ex.offline) return t("err_offline");
     const key = "err_" + ex.code;
     const text = t(key);

@@ -127,6 +127,7 @@ export default {
   status_connecting: "verbinde …",
   status_offline: "offline",
   switch_language: "English",
+  take_back: "Text zurückholen",
   totp_setup_text: "Ihr Betrieb verlangt einen zweiten Faktor. Bitte richten Sie ihn mit dem Büro ein.",
   totp_setup_title: "Zweiter Faktor nötig",
   typing: "{names} schreibt …",

@@ -127,6 +127,7 @@ export default {
   status_connecting: "connecting …",
   status_offline: "offline",
   switch_language: "Deutsch",
+  take_back: "Take text back",
   totp_setup_text: "Your business requires a second factor. Please set it up with the office.",
   totp_setup_title: "Second factor required",
   typing: "{names} is typing …",
