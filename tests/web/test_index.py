@@ -112,3 +112,11 @@ def test_trailing_slash_is_not_redirected(client: TestClient) -> None:
     r = client.get("/api/v1/health/", follow_redirects=False)
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "not_found"
+
+
+def test_the_service_worker_caches_every_file_of_the_shell() -> None:
+    sw = (STATIC / "sw.js").read_text()
+    listed = set(re.findall(r'^  "(/[^"]*)",$', sw, re.M))
+    shell = {url for url in load_static() if not url.endswith(".png") and url != "/sw.js"}
+    assert shell - listed == set(), "add these to SHELL in sw.js (and bump VERSION)"
+    assert listed - set(load_static()) == set()
