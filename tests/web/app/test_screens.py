@@ -53,6 +53,38 @@ def test_login_with_second_factor(
     expect(page.get_by_role("link", name="Allgemein")).to_be_visible()
 
 
+def test_second_factor_set_up_when_the_business_requires_it(
+    people: Any, ctx: AppContext, biz: Business, clock: FakeClock
+) -> None:
+    from zunft.tenants.service import do_update_tenant_settings
+
+    owner = biz.actor("owner")
+    secret = ctx.write(lambda tx: do_begin_totp_setup(tx, owner))["secret"]
+    now: datetime = clock.now()
+    ctx.write(lambda tx: do_confirm_totp(tx, owner, pyotp.TOTP(secret).at(now), now))
+    ctx.write(lambda tx: do_update_tenant_settings(tx, owner, require_totp_admins=True))
+
+    office = people("office")  # logged in with a password only: set-up comes first
+    page = office.page
+    page.goto("/")
+    expect(
+        page.get_by_text("Ihr Betrieb verlangt für Inhaber und Büro einen zweiten Faktor.")
+    ).to_be_visible()
+    shown = page.locator("#totp-secret").inner_text()
+    office.shot("totp-setup")
+    page.get_by_label("Code aus der Authenticator-App").fill("123456")
+    page.get_by_role("button", name="Bestätigen").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Der Code stimmt nicht. Bitte den aktuellen Code eingeben."
+    )
+    code = pyotp.TOTP(shown.replace(" ", "")).at(clock.now())
+    page.get_by_label("Code aus der Authenticator-App").fill(code)
+    page.get_by_role("button", name="Bestätigen").click()
+    expect(page.get_by_role("link", name="Allgemein")).to_be_visible()
+    page.goto("/#/profile")
+    expect(page.get_by_text("Zweiter Faktor: eingerichtet")).to_be_visible()
+
+
 def test_log_out_other_devices(people: Any, biz: Business) -> None:
     phone = people("worker")
     desk = people("worker", viewport=DESKTOP)

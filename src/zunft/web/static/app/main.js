@@ -49,7 +49,7 @@ async function boot() {
     if (err.offline) {
       state.me = await kvGet("me");
     } else if (err.code === "totp_setup_required") {
-      return renderTotpSetupNeeded();
+      return renderTotpSetup(true);
     }
     if (!state.me) return renderLogin();
   }
@@ -57,7 +57,7 @@ async function boot() {
 }
 
 async function startSession() {
-  if (state.me.totp_setup_required) return renderTotpSetupNeeded();
+  if (state.me.totp_setup_required) return renderTotpSetup(true);
   const cached = await kvGet("chats");
   if (cached && cached.user_id === state.me.id) setChats(cached.chats);
   const people = await kvGet("users");
@@ -361,13 +361,49 @@ function deviceName() {
   return os ? t("device_browser_on", { os }) : t("device_browser");
 }
 
-function renderTotpSetupNeeded() {
+// Set up a second factor: the secret (to type or to open in an authenticator app), then a
+// code from the app confirms it. Required before anything else when the business asks it of
+// owners and office; otherwise reached from the profile.
+async function renderTotpSetup(required) {
   clear(root);
-  root.append(h("main", { class: "screen center" }, h("div", { class: "card" },
+  const err = h("p", { class: "error", role: "alert" });
+  const card = h("div", { class: "card login" });
+  root.append(h("main", { class: "screen center" }, card));
+  let setup;
+  try {
+    setup = await post("/me/totp");
+  } catch (ex) {
+    card.append(h("p", { class: "error", role: "alert" }, errorText(ex)));
+    return;
+  }
+  const form = h("form", { class: "login" },
     h("h1", null, t("totp_setup_title")),
-    h("p", null, t("totp_setup_text")),
-    h("button", { class: "primary", onclick: logout }, t("logout")),
-  )));
+    h("p", null, t(required ? "totp_setup_required" : "totp_setup_text")),
+    h("p", null, t("totp_setup_secret")),
+    h("p", { class: "secret" }, h("code", { id: "totp-secret" }, setup.secret.replace(/(.{4})/g, "$1 ").trim())),
+    h("p", null, h("a", { href: setup.otpauth_uri, class: "button-link" }, t("totp_open_app"))),
+    field("code", t("login_totp"), { inputmode: "numeric", autocomplete: "one-time-code", required: true }),
+    err,
+    h("button", { type: "submit", class: "primary" }, t("login_confirm")),
+    required
+      ? h("button", { type: "button", class: "link", onclick: logout }, t("logout"))
+      : h("a", { href: "#/profile", class: "button-link", onclick: () => setTimeout(route) }, t("cancel")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    err.textContent = "";
+    try {
+      await post("/me/totp/confirm", { code: form.code.value.replace(/\s/g, "") });
+      state.me = await get("/me");
+      await kvSet("me", state.me);
+      history.replaceState(null, "", "/#/");
+      if (state.stream) route();
+      else await startSession();
+    } catch (ex) {
+      err.textContent = errorText(ex);
+    }
+  });
+  card.append(form);
+  form.code.focus();
 }
 
 export function field(name, label, attrs = {}) {
@@ -608,6 +644,7 @@ function renderProfile() {
     h("p", { class: "muted" }, t("profile_role") + ": " + t("role_" + me.role)),
     h("p", { class: "muted" }, t("profile_email") + ": " + (me.email || "")),
     h("p", { class: "muted" }, t(me.totp_enabled ? "profile_totp_on" : "profile_totp_off")),
+    me.totp_enabled ? null : h("button", { type: "button", class: "secondary", onclick: () => renderTotpSetup(false) }, t("totp_setup_start")),
     h("button", { type: "submit", class: "primary" }, t("save")),
     msg,
   );
