@@ -80,6 +80,9 @@ def test_message_appears_live_with_read_state_edit_and_delete(
     worker.page.get_by_label("Nachricht schreiben").fill("Danke, ich hole sie morgen ab.")
     worker.page.get_by_role("button", name="Senden").click()
     reply = lead.page.locator(".msg", has_text="Danke, ich hole sie morgen ab.")
+    expect(lead.page.locator("#announcer")).to_have_text(
+        "Neue Nachricht von Worker mueller: Danke, ich hole sie morgen ab."
+    )
     expect(reply.locator(".quote")).to_have_text("Ich: Fliesen sind geliefert.")
 
     # The lead edits and deletes; the worker sees both live.

@@ -43,7 +43,10 @@ export class ChatView {
   // ------------------------------------------------------------ building
 
   open() {
-    this.list = h("ol", { class: "messages", "aria-label": t("messages"), "aria-live": "polite" });
+    // The list is re-drawn as a whole; a screen reader hears only what is new, from the
+    // separate live region below (never the whole list again).
+    this.list = h("ol", { class: "messages", "aria-label": t("messages") });
+    this.announcer = h("p", { class: "visually-hidden", "aria-live": "polite", id: "announcer" });
     this.scroller = h("div", { class: "scroller", tabindex: "0" }, this.list);
     this.scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
     this.actions = h("div", { class: "actions", hidden: true });
@@ -86,7 +89,7 @@ export class ChatView {
     this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     const chat = this.state.chats.get(this.chatId);
     const readOnly = chat && chat.project_status === "archived";
-    this.main.append(this.scroller, this.typingLine, this.error, this.suggestBox, this.banner, this.actions,
+    this.main.append(this.announcer, this.scroller, this.typingLine, this.error, this.suggestBox, this.banner, this.actions,
       readOnly ? h("p", { class: "muted center" }, t("chat_read_only")) : this.form);
     this.onVisible = () => this.markRead();
     document.addEventListener("visibilitychange", this.onVisible);
@@ -104,9 +107,9 @@ export class ChatView {
     if (cached && !this.messages.length) {
       this.setMessages(cached.messages, true);
     }
+    this.loadPeople();
     await this.loadLatest();
     this.loadMarkers();
-    this.loadPeople();
   }
 
   async loadPeople() {
@@ -116,6 +119,8 @@ export class ChatView {
     } catch {
       this.people = [];
     }
+    // Someone quick may have typed "@…" already.
+    if (!this.closed) this.suggest();
   }
 
   // ------------------------------------------------------------ @-mentions and typing
@@ -126,6 +131,10 @@ export class ChatView {
       this.lastTyping = now;
       this.state.stream && this.state.stream.send({ type: "typing", chat_id: this.chatId });
     }
+    this.suggest();
+  }
+
+  suggest() {
     const before = this.input.value.slice(0, this.input.selectionStart);
     const m = before.match(/(?:^|\s)@([^\s@]{0,30})$/);
     if (!m) {
@@ -525,7 +534,10 @@ export class ChatView {
         this.saveCache();
         if (this.typists.has(d.sender_id)) this.stopTyping(d.sender_id);
         this.render();
-        if (d.sender_id !== this.state.me.id) this.markRead();
+        if (d.sender_id !== this.state.me.id) {
+          this.announcer.textContent = t("announce_message", { name: userName(d.sender_id), text: d.text });
+          this.markRead();
+        }
         return;
       case "message.edited":
         if (m) Object.assign(m, { text: d.text, edited_at: ev.ts, edit_count: (m.edit_count || 0) + 1 });

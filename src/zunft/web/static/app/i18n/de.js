@@ -18,6 +18,7 @@ export default {
   admin_projects: "Aufträge",
   admin_reopen: "Wieder öffnen",
   admin_users: "Mitarbeiter",
+  announce_message: "Neue Nachricht von {name}: {text}",
   back: "Zurück",
   cancel: "Abbrechen",
   chat_read_only: "Dieser Auftrag ist archiviert; die Unterhaltung kann nur gelesen werden.",

@@ -18,6 +18,7 @@ export default {
   admin_projects: "Projects",
   admin_reopen: "Reopen",
   admin_users: "Staff",
+  announce_message: "New message from {name}: {text}",
   back: "Back",
   cancel: "Cancel",
   chat_read_only: "This project is archived; its chat is read-only.",
