@@ -97,12 +97,20 @@ def people(browser: Any, live: Live, biz: Business) -> Iterator[Callable[..., Pe
         person = Person(context, None, role)
         context.on("request", lambda r: person.requests.append(r.url))
 
+        watched: set[int] = set()
+
         def watch(page: Any) -> None:
+            # Called by the context's "page" event and directly for the first page (the event
+            # may come after new_page() returned); each page once.
+            if id(page) in watched:
+                return
+            watched.add(id(page))
             page.on("websocket", lambda ws: person.requests.append(ws.url))
             page.on("pageerror", lambda e: person.page_errors.append(str(e)))
 
         context.on("page", watch)
         person.page = context.new_page()
+        watch(person.page)
         if login:
             r = context.request.post(
                 "/api/v1/auth/login",

@@ -151,7 +151,6 @@ export class ChatView {
   renderSuggestions() {
     clear(this.suggestBox);
     this.suggestBox.hidden = !this.suggestions.length;
-    this.input.setAttribute("aria-expanded", this.suggestions.length ? "true" : "false");
     this.suggestions.forEach((p, i) => {
       const li = h("li", {
         role: "option", id: "mention-" + i, "aria-selected": i === this.active ? "true" : "false",

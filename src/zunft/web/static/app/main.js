@@ -227,6 +227,8 @@ function tab(href, label) {
 }
 
 export function renderStatus() {
+  // The stream's state on the root element too (styles and tests can wait for it).
+  document.documentElement.dataset.stream = state.connected ? "ready" : "closed";
   const el = document.getElementById("status");
   if (!el) return;
   let text = "";
