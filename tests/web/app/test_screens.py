@@ -126,7 +126,7 @@ def test_language_switch_profile_and_search(
     page.locator("form.profile").get_by_role("button", name="Speichern").click()
     expect(page.locator("#profile-msg")).to_have_text("Gespeichert.")
     # Working hours: the business's apply until the worker sets their own.
-    expect(page.locator("#hours-msg")).to_have_text("")
+    expect(page.get_by_text("Es gelten die Zeiten des Betriebs.")).to_be_visible()  # loaded
     monday = page.get_by_label("Montag")
     monday.fill("07:00–12:00, 12:30–16:00")
     page.get_by_label("Samstag").fill("")
