@@ -43,6 +43,7 @@ run: $(STAMP_RUN)
 test: $(STAMP_TEST)
 	bash scripts/ensure-postgres.sh >$(PG_URL_FILE)
 	bash scripts/ensure-redis.sh >/dev/null
+	bash scripts/ensure-chromium.sh || [ "$${CI:-}" != "true" ]
 	$(BIN)/ruff check $(EXISTING_PY_DIRS)
 	$(BIN)/ruff format --check $(EXISTING_PY_DIRS)
 	$(BIN)/mypy

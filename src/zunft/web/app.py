@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import hashlib
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zunft import __version__
@@ -124,13 +125,7 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(api)
-    index_html = (STATIC / "index.html").read_bytes()
-
-    @app.get("/", include_in_schema=False)
-    def index() -> Response:
-        # A newcomer who opens http://127.0.0.1:8080 sees that zunft runs (German first);
-        # the web app (a later issue) replaces this page.
-        return Response(index_html, media_type="text/html; charset=utf-8")
+    _serve_webapp(app)
 
     generate = app.openapi
 
@@ -167,3 +162,70 @@ def _serve_stream_first(app: FastAPI) -> None:
         return outer
 
     app.build_middleware_stack = build_middleware_stack  # type: ignore[method-assign]
+
+
+# The web app (PWA): plain files under static/, read once at start-up. Content types by
+# extension; everything else is not served.
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".webmanifest": "application/manifest+json",
+}
+# Served at the root (the service worker's scope is the folder it is served from).
+ROOT_FILES = ("sw.js", "manifest.webmanifest")
+
+
+def load_static(root: Path = STATIC) -> dict[str, tuple[bytes, str, str]]:
+    """URL path -> (body, media type, ETag) for every file of the web app."""
+    files: dict[str, tuple[bytes, str, str]] = {}
+    for path in sorted(root.rglob("*")):
+        media = MEDIA_TYPES.get(path.suffix)
+        if not path.is_file() or media is None:
+            continue
+        rel = path.relative_to(root).as_posix()
+        url = "/" if rel == "index.html" else f"/{rel}"
+        body = path.read_bytes()
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        files[url] = (body, media, etag)
+    return files
+
+
+def _serve_webapp(app: FastAPI) -> None:
+    files = load_static()
+
+    def serve(url: str, request: Request) -> Response:
+        found = files.get(url)
+        if found is None:
+            return Response(
+                b'{"error":{"code":"not_found","message":"Not found."}}',
+                status_code=404,
+                media_type="application/json",
+            )
+        body, media, etag = found
+        # Revalidate every time (a 304 costs one round trip): an update reaches every phone
+        # at once, and offline the service worker answers from its cache anyway.
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=media, headers=headers)
+
+    @app.get("/", include_in_schema=False)
+    def index(request: Request) -> Response:
+        return serve("/", request)
+
+    def root_route(url: str) -> Callable[[Request], Response]:
+        def root_file(request: Request) -> Response:
+            return serve(url, request)
+
+        return root_file
+
+    for name in ROOT_FILES:
+        url = f"/{name}"
+        app.add_api_route(url, root_route(url), methods=["GET"], include_in_schema=False)
+
+    @app.get("/app/{path:path}", include_in_schema=False)
+    def app_file(path: str, request: Request) -> Response:
+        return serve(f"/app/{path}", request)

@@ -5,6 +5,7 @@ function, so nothing is half-stored."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -14,8 +15,9 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"cache-control", b"no-store"),
+    # The API's policy; the middleware puts the web app's in on the app's pages.
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
 ]
 
 
@@ -111,6 +113,31 @@ class JsonBodyGuard:
         await self.app(scope, replay, send)
 
 
+API_CSP = SECURITY_HEADERS[-1][1]
+# The web app: its own scripts, styles, images and manifest, and the same-origin API and
+# stream; no inline script or style, nothing from any other host.
+APP_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
+    "font-src 'self'; manifest-src 'self'; worker-src 'self'; connect-src 'self'{ws}; "
+    "media-src 'self' blob:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+_HOST = re.compile(rb"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
+
+def content_security_policy(scope: Scope) -> bytes:
+    """The policy for a response: the API's pages load nothing at all; the web app's pages
+    load only from this server. The stream's ws:/wss: address is named explicitly (older
+    browsers do not count it as 'self'); the Host is used only when it is a plain host name."""
+    if scope["path"].startswith("/api/"):
+        return API_CSP
+    host = dict(scope["headers"]).get(b"host", b"")
+    ws = ""
+    if _HOST.fullmatch(host):
+        name = host.decode()
+        ws = f" ws://{name} wss://{name}"
+    return APP_CSP.format(ws=ws).encode()
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -123,7 +150,11 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 existing = {k.lower() for k, _ in message.get("headers", [])}
-                extra: list[Any] = [(k, v) for k, v in SECURITY_HEADERS if k not in existing]
+                extra: list[Any] = [
+                    (k, content_security_policy(scope) if k == b"content-security-policy" else v)
+                    for k, v in SECURITY_HEADERS
+                    if k not in existing
+                ]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

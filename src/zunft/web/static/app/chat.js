@@ -1,0 +1,576 @@
+// The chat view: paged history, live events, send through the outbox, reply, edit, delete,
+// read state. Only a window of at most WINDOW_MAX messages is in the DOM at any time, however
+// long the chat: scrolling near an edge moves the window (and loads older pages when needed).
+import { get, patch, del } from "./api.js";
+import { h, clear } from "./dom.js";
+import { formatTime, t } from "./i18n.js";
+import { kvGet, kvSet } from "./store.js";
+import { errorText, markChatRead, userName } from "./main.js";
+
+const PAGE = 50;
+const WINDOW_MAX = 150; // messages in the DOM at most
+const STEP = 50; // messages the window moves by
+const EDGE_PX = 300; // how near an edge scrolling moves the window
+
+export class ChatView {
+  constructor(state, chatId, main) {
+    this.state = state;
+    this.chatId = chatId;
+    this.main = main;
+    this.messages = []; // loaded, oldest first (by seq)
+    this.byId = new Map();
+    this.hasMore = false; // older messages exist on the server (known once a page came)
+    this.loadingOlder = false;
+    this.lo = 0; // window [lo, hi) over this.messages; hi === length means "at the end"
+    this.hi = 0;
+    this.markers = new Map(); // other members' read markers: user id -> seq
+    this.selected = null; // message id with its actions open
+    this.replyTo = null;
+    this.editing = null;
+    this.confirmDelete = false;
+    this.people = []; // members by name, for @-mentions: {id, name}
+    this.mentioned = new Map(); // name -> user id, picked from the suggestions
+    this.suggestions = [];
+    this.active = 0;
+    this.lastTyping = 0;
+    this.typists = new Map(); // user id -> timer
+  }
+
+  visible() {
+    return document.visibilityState === "visible";
+  }
+
+  // ------------------------------------------------------------ building
+
+  open() {
+    // The list is re-drawn as a whole; a screen reader hears only what is new, from the
+    // separate live region below (never the whole list again).
+    this.list = h("ol", { class: "messages", "aria-label": t("messages") });
+    this.announcer = h("p", { class: "visually-hidden", "aria-live": "polite", id: "announcer" });
+    this.scroller = h("div", { class: "scroller", tabindex: "0" }, this.list);
+    this.scroller.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    this.actions = h("div", { class: "actions", hidden: true });
+    this.banner = h("div", { class: "banner", hidden: true });
+    this.input = h("textarea", {
+      id: "composer", name: "text", rows: "1", maxlength: "10000",
+      placeholder: t("composer_placeholder"), "aria-label": t("composer_placeholder"),
+    });
+    this.input.addEventListener("input", () => this.onInput());
+    this.input.addEventListener("keydown", (e) => {
+      if (this.suggestions.length && ["ArrowDown", "ArrowUp", "Enter", "Tab"].includes(e.key)) {
+        e.preventDefault();
+        if (e.key === "ArrowDown") this.active = (this.active + 1) % this.suggestions.length;
+        else if (e.key === "ArrowUp") this.active = (this.active + this.suggestions.length - 1) % this.suggestions.length;
+        else this.pickMention(this.suggestions[this.active]);
+        this.renderSuggestions();
+        return;
+      }
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.form.requestSubmit();
+      } else if (e.key === "Escape") {
+        this.cancelCompose();
+      }
+    });
+    // Attachments (photos, videos, voice, files) go here once the media API exists: a
+    // button that opens the camera or file picker and puts uploads into the outbox.
+    this.attachSlot = h("div", { class: "attach-slot", id: "attach-slot" });
+    this.form = h("form", { class: "composer" },
+      this.attachSlot,
+      this.input,
+      h("button", { type: "submit", class: "primary send", "aria-label": t("send") }, t("send")));
+    this.form.addEventListener("submit", (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    this.error = h("p", { class: "error", role: "alert" });
+    this.suggestBox = h("ul", { class: "suggestions", id: "mention-list", role: "listbox", hidden: true, "aria-label": t("mention_label") });
+    this.input.setAttribute("aria-controls", "mention-list");
+    this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
+    const chat = this.state.chats.get(this.chatId);
+    const readOnly = chat && chat.project_status === "archived";
+    this.main.append(this.announcer, this.scroller, this.typingLine, this.error, this.suggestBox, this.banner, this.actions,
+      readOnly ? h("p", { class: "muted center" }, t("chat_read_only")) : this.form);
+    this.onVisible = () => this.markRead();
+    document.addEventListener("visibilitychange", this.onVisible);
+    this.load();
+  }
+
+  close() {
+    document.removeEventListener("visibilitychange", this.onVisible);
+    for (const timer of this.typists.values()) clearTimeout(timer);
+    this.closed = true;
+  }
+
+  async load() {
+    const cached = await kvGet("msgs:" + this.chatId);
+    if (cached && !this.messages.length) {
+      this.setMessages(cached.messages, true);
+    }
+    this.loadPeople();
+    await this.loadLatest();
+    this.loadMarkers();
+  }
+
+  async loadPeople() {
+    try {
+      const out = await get(`/chats/${encodeURIComponent(this.chatId)}/people`);
+      this.people = out.people.filter((p) => p.id !== this.state.me.id);
+    } catch {
+      this.people = [];
+    }
+    // Someone quick may have typed "@…" already.
+    if (!this.closed) this.suggest();
+  }
+
+  // ------------------------------------------------------------ @-mentions and typing
+
+  onInput() {
+    const now = Date.now();
+    if (now - this.lastTyping > 3000 && this.input.value) {
+      this.lastTyping = now;
+      this.state.stream && this.state.stream.send({ type: "typing", chat_id: this.chatId });
+    }
+    this.suggest();
+  }
+
+  suggest() {
+    const before = this.input.value.slice(0, this.input.selectionStart);
+    const m = before.match(/(?:^|\s)@([^\s@]{0,30})$/);
+    if (!m) {
+      this.suggestions = [];
+    } else {
+      const q = m[1].toLocaleLowerCase();
+      this.suggestions = this.people.filter((p) => p.name.toLocaleLowerCase().split(/\s+/).some((w) => w.startsWith(q))
+        || p.name.toLocaleLowerCase().startsWith(q)).slice(0, 6);
+      this.active = 0;
+    }
+    this.renderSuggestions();
+  }
+
+  renderSuggestions() {
+    clear(this.suggestBox);
+    this.suggestBox.hidden = !this.suggestions.length;
+    this.suggestions.forEach((p, i) => {
+      const li = h("li", {
+        role: "option", id: "mention-" + i, "aria-selected": i === this.active ? "true" : "false",
+        class: "suggestion",
+        onmousedown: (e) => e.preventDefault(),
+        onclick: () => this.pickMention(p),
+      }, "@" + p.name);
+      this.suggestBox.append(li);
+    });
+    if (this.suggestions.length) this.input.setAttribute("aria-activedescendant", "mention-" + this.active);
+    else this.input.removeAttribute("aria-activedescendant");
+  }
+
+  pickMention(p) {
+    const pos = this.input.selectionStart;
+    const before = this.input.value.slice(0, pos).replace(/@([^\s@]*)$/, "@" + p.name + " ");
+    this.input.value = before + this.input.value.slice(pos);
+    this.input.setSelectionRange(before.length, before.length);
+    this.mentioned.set(p.name, p.id);
+    this.suggestions = [];
+    this.renderSuggestions();
+    this.input.focus();
+  }
+
+  typing(frame) {
+    if (frame.chat_id !== this.chatId || frame.user_id === this.state.me.id) return;
+    clearTimeout(this.typists.get(frame.user_id));
+    // A typing signal holds for 4 s unless a newer one or the message comes.
+    this.typists.set(frame.user_id, setTimeout(() => this.stopTyping(frame.user_id), 4000));
+    this.renderTyping();
+  }
+
+  stopTyping(userId) {
+    clearTimeout(this.typists.get(userId));
+    this.typists.delete(userId);
+    this.renderTyping();
+  }
+
+  renderTyping() {
+    const names = [...this.typists.keys()].map(userName);
+    this.typingLine.textContent = names.length ? t("typing", { names: names.join(", ") }) : "";
+  }
+
+  async loadLatest() {
+    try {
+      const page = await get(`/chats/${encodeURIComponent(this.chatId)}/messages?limit=${PAGE}`);
+      if (this.closed) return;
+      // Keep what is loaded when the page connects to it; otherwise start from this page.
+      const first = page.messages[0];
+      if (first && this.byId.has(first.id)) {
+        for (const m of page.messages) this.put(m);
+        this.hi = this.messages.length;
+        this.lo = Math.max(0, this.hi - WINDOW_MAX);
+      } else {
+        this.messages = [];
+        this.byId.clear();
+        this.setMessages(page.messages, page.has_more);
+      }
+      this.saveCache();
+      this.render({ toEnd: true });
+      this.markRead();
+    } catch (ex) {
+      if (!ex.offline) this.error.textContent = errorText(ex);
+      this.render({ toEnd: true });
+    }
+  }
+
+  async loadMarkers() {
+    try {
+      const out = await get(`/chats/${encodeURIComponent(this.chatId)}/members`);
+      for (const m of out.members) {
+        if (m.user_id !== this.state.me.id) this.markers.set(m.user_id, m.last_read_seq);
+      }
+      this.render();
+    } catch {
+      // Offline: read state follows with the stream.
+    }
+  }
+
+  setMessages(list, hasMore) {
+    for (const m of list) this.put(m);
+    this.hasMore = hasMore;
+    this.lo = Math.max(0, this.messages.length - WINDOW_MAX);
+    this.hi = this.messages.length;
+  }
+
+  put(m) {
+    const old = this.byId.get(m.id);
+    if (old) {
+      Object.assign(old, m);
+      return false;
+    }
+    this.byId.set(m.id, m);
+    const atEnd = this.hi === this.messages.length;
+    let i = this.messages.length;
+    while (i > 0 && this.messages[i - 1].seq > m.seq) i--;
+    this.messages.splice(i, 0, m);
+    if (i < this.lo) this.lo++;
+    if (i < this.hi || atEnd) this.hi++;
+    return true;
+  }
+
+  saveCache() {
+    kvSet("msgs:" + this.chatId, { messages: this.messages.slice(-PAGE) });
+  }
+
+  // ------------------------------------------------------------ scrolling and the window
+
+  atBottom() {
+    const s = this.scroller;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 40;
+  }
+
+  onScroll() {
+    if (this.scrolling) return;
+    const s = this.scroller;
+    if (s.scrollTop < EDGE_PX) {
+      if (this.lo > 0) this.shiftWindow(-STEP);
+      else if (this.hasMore) this.loadOlder();
+    } else if (s.scrollHeight - s.scrollTop - s.clientHeight < EDGE_PX && this.hi < this.messages.length) {
+      this.shiftWindow(STEP);
+    }
+  }
+
+  shiftWindow(delta) {
+    const n = this.messages.length;
+    if (delta < 0) {
+      this.lo = Math.max(0, this.lo + delta);
+      this.hi = Math.min(this.hi, this.lo + WINDOW_MAX);
+    } else {
+      this.hi = Math.min(n, this.hi + delta);
+      this.lo = Math.max(this.lo, this.hi - WINDOW_MAX);
+    }
+    this.render({ keepAnchor: true });
+  }
+
+  async loadOlder() {
+    if (this.loadingOlder || !this.messages.length) return;
+    this.loadingOlder = true;
+    try {
+      const before = this.messages[0].seq;
+      const page = await get(`/chats/${encodeURIComponent(this.chatId)}/messages?before=${before}&limit=${PAGE}`);
+      if (this.closed) return;
+      this.hasMore = page.has_more;
+      for (const m of page.messages) this.put(m);
+      this.lo = 0;
+      this.hi = Math.min(this.hi, WINDOW_MAX);
+      this.render({ keepAnchor: true });
+    } catch (ex) {
+      if (!ex.offline) this.error.textContent = errorText(ex);
+    } finally {
+      this.loadingOlder = false;
+    }
+  }
+
+  // ------------------------------------------------------------ rendering
+
+  render({ toEnd = false, keepAnchor = false } = {}) {
+    if (this.closed) return;
+    const s = this.scroller;
+    const stick = toEnd || (!keepAnchor && this.atBottom());
+    let anchor = null;
+    if (keepAnchor) {
+      for (const el of this.list.children) {
+        if (el.dataset.key && el.offsetTop + el.offsetHeight > s.scrollTop) {
+          anchor = { id: el.dataset.key, offset: el.offsetTop - s.scrollTop };
+          break;
+        }
+      }
+    }
+    this.scrolling = true;
+    clear(this.list);
+    if (this.lo === 0 && this.hasMore) {
+      this.list.append(h("li", { class: "loading-older" }, t("loading_older")));
+    } else if (this.lo === 0) {
+      this.list.append(h("li", { class: "chat-start" }, t("chat_start")));
+    }
+    const shown = this.messages.slice(this.lo, this.hi);
+    for (const m of shown) this.list.append(this.renderMessage(m));
+    if (this.hi === this.messages.length) {
+      for (const f of this.state.outbox.failures(this.chatId)) this.list.append(this.renderPending(f.entry, f.code));
+      for (const e of this.state.outbox.pending(this.chatId)) this.list.append(this.renderPending(e));
+    }
+    if (stick) {
+      s.scrollTop = s.scrollHeight;
+    } else if (anchor) {
+      const el = this.list.querySelector(`[data-key="${CSS.escape(anchor.id)}"]`);
+      if (el) s.scrollTop = el.offsetTop - anchor.offset;
+    }
+    this.renderActions();
+    // Scroll events caused by this render are not the reader's; once it is painted, look
+    // again whether the reader is near an edge (they may have got there meanwhile).
+    requestAnimationFrame(() => {
+      this.scrolling = false;
+      this.onScroll();
+    });
+  }
+
+  renderMessage(m) {
+    const mine = m.sender_id === this.state.me.id;
+    const replied = m.reply_to_id ? this.byId.get(m.reply_to_id) : null;
+    const el = h("li", {
+      class: "msg" + (mine ? " mine" : "") + (m.deleted ? " deleted" : "") + (this.selected === m.id ? " selected" : ""),
+      tabindex: "0",
+      dataset: { key: m.id, id: m.id, seq: String(m.seq) },
+      "aria-label": (mine ? t("you") : userName(m.sender_id)) + ": " + (m.deleted ? t("message_deleted") : m.text),
+    },
+    mine ? null : h("span", { class: "sender" }, userName(m.sender_id)),
+    m.reply_to_id ? h("blockquote", { class: "quote" },
+      replied ? (replied.deleted ? t("message_deleted") : `${userName(replied.sender_id)}: ${replied.text}`) : t("reply_earlier")) : null,
+    h("span", { class: "text" }, m.deleted ? t("message_deleted") : m.text),
+    renderAttachments(m),
+    h("span", { class: "meta" },
+      h("time", null, formatTime(m.created_at)),
+      m.edited_at && !m.deleted ? h("span", { class: "edited" }, t("edited")) : null,
+      mine && !m.deleted ? h("span", { class: "state" }, this.readState(m)) : null),
+    );
+    el.addEventListener("click", () => this.select(m.id));
+    el.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") {
+        e.preventDefault();
+        this.select(m.id);
+      }
+    });
+    return el;
+  }
+
+  renderPending(e, failedCode) {
+    return h("li", { class: "msg mine pending", dataset: { key: e.client_id, clientId: e.client_id } },
+      e.reply_to_id ? h("blockquote", { class: "quote" }, this.quoteText(e.reply_to_id)) : null,
+      h("span", { class: "text" }, e.text),
+      h("span", { class: "meta" },
+        h("time", null, formatTime(e.created_at)),
+        h("span", { class: "state" + (failedCode ? " failed" : "") },
+          failedCode ? t("state_failed") : t("state_sending"))),
+      failedCode ? h("span", { class: "row" },
+        h("span", { class: "error" }, errorText({ code: failedCode })),
+        h("button", { type: "button", class: "secondary small", onclick: () => this.takeBack(e) }, t("take_back"))) : null);
+  }
+
+  // A refused message: its text goes back into the composer to fix and send again.
+  takeBack(e) {
+    this.state.outbox.failed.delete(e.client_id);
+    this.input.value = e.text;
+    this.render();
+    this.input.focus();
+  }
+
+  quoteText(id) {
+    const m = this.byId.get(id);
+    if (!m) return t("reply_earlier");
+    return m.deleted ? t("message_deleted") : `${userName(m.sender_id)}: ${m.text}`;
+  }
+
+  readState(m) {
+    for (const seq of this.markers.values()) if (seq >= m.seq) return t("state_read");
+    return t("state_sent");
+  }
+
+  // ------------------------------------------------------------ actions on a message
+
+  select(id) {
+    this.selected = this.selected === id ? null : id;
+    this.confirmDelete = false;
+    this.render({ keepAnchor: true });
+  }
+
+  renderActions() {
+    const m = this.selected ? this.byId.get(this.selected) : null;
+    clear(this.actions);
+    this.actions.hidden = !m || m.deleted;
+    if (!m || m.deleted) return;
+    const mine = m.sender_id === this.state.me.id;
+    const admin = ["owner", "office"].includes(this.state.me.role);
+    this.actions.append(
+      h("button", { type: "button", class: "secondary", onclick: () => this.startReply(m) }, t("reply")),
+      mine ? h("button", { type: "button", class: "secondary", onclick: () => this.startEdit(m) }, t("edit")) : null,
+      mine || admin ? h("button", {
+        type: "button", class: "danger",
+        onclick: () => this.remove(m),
+      }, this.confirmDelete ? t("delete_confirm") : t("delete")) : null,
+      h("button", { type: "button", class: "link", onclick: () => this.select(m.id) }, t("cancel")),
+    );
+  }
+
+  startReply(m) {
+    this.replyTo = m.id;
+    this.editing = null;
+    this.selected = null;
+    this.showBanner(t("replying_to", { name: userName(m.sender_id) }) + " " + (m.text || ""));
+    this.render({ keepAnchor: true });
+    this.input.focus();
+  }
+
+  startEdit(m) {
+    this.editing = m.id;
+    this.replyTo = null;
+    this.selected = null;
+    this.input.value = m.text;
+    this.showBanner(t("editing"));
+    this.render({ keepAnchor: true });
+    this.input.focus();
+  }
+
+  showBanner(text) {
+    clear(this.banner);
+    this.banner.hidden = false;
+    this.banner.append(h("span", null, text),
+      h("button", { type: "button", class: "link", onclick: () => this.cancelCompose() }, t("cancel")));
+  }
+
+  cancelCompose() {
+    if (this.editing) this.input.value = "";
+    this.editing = null;
+    this.replyTo = null;
+    this.banner.hidden = true;
+  }
+
+  async remove(m) {
+    if (!this.confirmDelete) {
+      this.confirmDelete = true;
+      this.renderActions();
+      return;
+    }
+    try {
+      this.put(await del(`/messages/${encodeURIComponent(m.id)}`));
+      this.selected = null;
+      this.render({ keepAnchor: true });
+    } catch (ex) {
+      this.error.textContent = errorText(ex);
+    }
+  }
+
+  async submit() {
+    const text = this.input.value.trim();
+    if (!text) return;
+    this.error.textContent = "";
+    if (this.editing) {
+      try {
+        this.put(await patch(`/messages/${encodeURIComponent(this.editing)}`, { text }));
+        this.input.value = "";
+        this.cancelCompose();
+        this.render({ keepAnchor: true });
+      } catch (ex) {
+        this.error.textContent = errorText(ex);
+      }
+      return;
+    }
+    const replyTo = this.replyTo;
+    const mentions = [...this.mentioned].filter(([name]) => text.includes("@" + name)).map(([, id]) => id);
+    this.mentioned.clear();
+    this.input.value = "";
+    this.cancelCompose();
+    // Written to the outbox first: it shows as "wird gesendet" until the server has it.
+    await this.state.outbox.add(this.chatId, text, replyTo, mentions);
+  }
+
+  // ------------------------------------------------------------ live
+
+  outboxChanged(change) {
+    if (change && change.message && change.message.chat_id === this.chatId) {
+      this.put(change.message);
+      if (this.hi < this.messages.length) this.hi = this.messages.length;
+      this.saveCache();
+    }
+    this.render({ toEnd: !!(change && change.entry && !change.message && !change.error) });
+  }
+
+  event(ev) {
+    if (ev.chat_id !== this.chatId) return;
+    const d = ev.data || {};
+    const m = this.byId.get(d.message_id);
+    switch (ev.kind) {
+      case "message.sent":
+        this.put({
+          id: d.message_id, chat_id: ev.chat_id, seq: ev.seq, sender_id: d.sender_id, text: d.text,
+          reply_to_id: d.reply_to_id, mentions: d.mentions || [], created_at: ev.ts,
+          edited_at: null, edit_count: 0, deleted: false,
+        });
+        this.saveCache();
+        if (this.typists.has(d.sender_id)) this.stopTyping(d.sender_id);
+        this.render();
+        if (d.sender_id !== this.state.me.id) {
+          this.announcer.textContent = t("announce_message", { name: userName(d.sender_id), text: d.text });
+          this.markRead();
+        }
+        return;
+      case "message.edited":
+        if (m) Object.assign(m, { text: d.text, edited_at: ev.ts, edit_count: (m.edit_count || 0) + 1 });
+        break;
+      case "message.deleted":
+        if (m) Object.assign(m, { text: null, deleted: true });
+        break;
+      case "chat.read":
+        if (d.user_id !== this.state.me.id) {
+          this.markers.set(d.user_id, Math.max(this.markers.get(d.user_id) || 0, d.seq));
+        }
+        break;
+      default:
+        return;
+    }
+    this.render({ keepAnchor: !this.atBottom() });
+  }
+
+  resync() {
+    this.loadLatest();
+    this.loadMarkers();
+  }
+
+  onReady() {
+    this.markRead();
+  }
+
+  markRead() {
+    if (this.closed || !this.visible() || !this.messages.length) return;
+    markChatRead(this.chatId, this.messages[this.messages.length - 1].seq);
+  }
+}
+
+// Photos, videos, voice messages and files will render here (the media API is being built).
+function renderAttachments() {
+  return null;
+}
