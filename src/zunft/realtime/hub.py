@@ -31,10 +31,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from sqlalchemy import select
 
 from zunft.accounts.actor import Actor
 from zunft.accounts.sessions import get_session_actor
 from zunft.chats.service import get_visible_chat_ids
+from zunft.db import schema as s
 from zunft.errors import Unauthenticated
 from zunft.journal.chain import Event
 from zunft.journal.read import get_entries
@@ -291,7 +293,6 @@ class Hub:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[Any]] = set()
-        self.delivered = 0  # entries delivered to at least one device (benchmarks)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -413,7 +414,7 @@ class Hub:
             head = await self._read(lambda rx: read_heads(rx, [tenant_id]).get(tenant_id, 0))
             feed.pos = head
             feed.target = max(feed.target, head)
-            for seq in [s for s in feed.inbox if s <= head]:
+            for seq in [q for q in feed.inbox if q <= head]:
                 del feed.inbox[seq]
             feed.ready.set()
             delivered = 0
@@ -469,8 +470,6 @@ class Hub:
             action = conn.offer(ev, frame)
             if action is not None:
                 followups.append((conn, action))
-        if encoded:
-            self.delivered += 1
         for conn, action in followups:
             await self._recheck(conn, action)
 
@@ -628,10 +627,6 @@ def _entries_after(rx: Any, *, tenant_id: str, after: int) -> list[Event]:
 
 
 def read_heads(rx: Any, tenant_ids: list[str]) -> dict[str, int]:
-    from sqlalchemy import select
-
-    from zunft.db import schema as s
-
     rows = rx.conn.execute(
         select(s.journal_heads.c.tenant_id, s.journal_heads.c.seq).where(
             s.journal_heads.c.tenant_id.in_(tenant_ids)

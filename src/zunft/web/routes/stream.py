@@ -28,7 +28,7 @@ from zunft.errors import ZunftError
 from zunft.idempotency import do_once
 from zunft.messages.service import do_send_message
 from zunft.realtime.hub import CLOSE_SESSION_ENDED, Conn, Hub, encode, event_frame
-from zunft.realtime.snapshot import Snapshot, read_snapshot
+from zunft.realtime.snapshot import Snapshot, may_see, read_snapshot
 from zunft.web.deps import SESSION_COOKIE
 from zunft.web.errors import error_response
 from zunft.web.models import MessageIn
@@ -216,8 +216,6 @@ class Stream:
         elif snap.error is not None:
             await send(encode({"type": "error", "code": snap.error[0], "message": snap.error[1]}))
         if snap.replay is not None:
-            from zunft.realtime.snapshot import may_see
-
             for ev in snap.replay:
                 if may_see(actor, snap.visible, ev):
                     await send(encode(event_frame(ev)))
