@@ -49,8 +49,9 @@ export class Stream {
     clearTimeout(this.timer);
     if (this.stopped || this.ws || !navigator.onLine) return;
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const since = this.position ? "?since=" + this.position : "";
-    const ws = new WebSocket(scheme + "//" + location.host + "/api/v1/stream" + since);
+    // batch=1: a backlog arrives in a few frames, not hundreds (docs/realtime.md).
+    const since = this.position ? "&since=" + this.position : "";
+    const ws = new WebSocket(scheme + "//" + location.host + "/api/v1/stream?batch=1" + since);
     this.ws = ws;
     this.isReady = false;
     ws.onmessage = (e) => this.receive(JSON.parse(e.data));
@@ -92,6 +93,9 @@ export class Stream {
 
   receive(frame) {
     switch (frame.type) {
+      case "batch":
+        for (const inner of frame.frames) this.receive(inner);
+        return;
       case "ping":
         this.send({ type: "pong" });
         return;
