@@ -153,6 +153,22 @@ def _check_customer(request: Request, ctx: AppContext, actor: Actor) -> None:
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
+def once_job(
+    actor: Actor,
+    client_id: str,
+    request: dict[str, Any],
+    work: Callable[[Tx], dict[str, Any]],
+    *,
+    status: int = 201,
+) -> Callable[[Tx], tuple[int, dict[str, Any], bool]]:
+    """A writer job that does `work` once per client id (HTTP routes and the stream)."""
+
+    def job(tx: Tx) -> tuple[int, dict[str, Any], bool]:
+        return do_once(tx, actor, client_id, request, lambda: work(tx), status=status)
+
+    return job
+
+
 def write_once(
     ctx: AppContext,
     actor: Actor,
@@ -168,10 +184,7 @@ def write_once(
         response.status_code = status
         return ctx.write(work)
 
-    def job(tx: Tx) -> tuple[int, dict[str, Any], bool]:
-        return do_once(tx, actor, client_id, request, lambda: work(tx), status=status)
-
-    code, body, replayed = ctx.write(job)
+    code, body, replayed = ctx.write(once_job(actor, client_id, request, work, status=status))
     response.status_code = code
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
 
+from zunft.accounts.actor import Actor
+from zunft.db.tx import Tx
 from zunft.messages.service import (
     do_delete_message,
     do_edit_message,
@@ -44,14 +47,19 @@ def history(
 def send(
     chat_id: str, body: MessageIn, actor: CurrentActor, response: Response, ctx: Ctx
 ) -> dict[str, Any]:
+    request, work = send_request(actor, chat_id, body)
+    return write_once(ctx, actor, response, body.client_id, request, work)
+
+
+def send_request(
+    actor: Actor, chat_id: str, body: MessageIn
+) -> tuple[dict[str, Any], Callable[[Tx], dict[str, Any]]]:
+    """What identifies a send for its client id, and the send itself: one definition for
+    this route and the stream's `send` frame, so a retry over either path finds the first."""
     request = {"chat_id": chat_id, **body.model_dump(exclude={"client_id"})}
-    return write_once(
-        ctx,
-        actor,
-        response,
-        body.client_id,
-        request,
-        lambda tx: do_send_message(
+
+    def work(tx: Tx) -> dict[str, Any]:
+        return do_send_message(
             tx,
             actor,
             chat_id,
@@ -59,8 +67,9 @@ def send(
             reply_to_id=body.reply_to_id,
             mentions=body.mentions,
             attachments=body.attachments,
-        ),
-    )
+        )
+
+    return request, work
 
 
 @router.patch("/messages/{message_id}", summary="Edit my message (earlier versions are kept)")

@@ -23,15 +23,14 @@ from zunft.accounts.sessions import do_touch_session, get_session_actor
 from zunft.chats.service import do_mark_read
 from zunft.context import AppContext
 from zunft.customers.service import needs_consent
-from zunft.db.tx import Rx, Tx
+from zunft.db.tx import Rx
 from zunft.errors import ZunftError
-from zunft.idempotency import do_once
-from zunft.messages.service import do_send_message
 from zunft.realtime.hub import CLOSE_SESSION_ENDED, Conn, Hub, encode, event_frame
 from zunft.realtime.snapshot import Snapshot, may_see, read_snapshot
-from zunft.web.deps import SESSION_COOKIE
+from zunft.web.deps import SESSION_COOKIE, once_job
 from zunft.web.errors import error_response
 from zunft.web.models import MessageIn
+from zunft.web.routes.messages import send_request
 
 STREAM_PATH = "/api/v1/stream"
 log = logging.getLogger(__name__)
@@ -286,24 +285,8 @@ class Stream:
             where = ".".join(str(p) for p in first.get("loc", ()))
             self._error("validation_error", f"{where}: {first.get('msg')}", client_id=client_id)
             return
-        request = {"chat_id": chat_id, **body.model_dump(exclude={"client_id"})}
-
-        def job(tx: Tx) -> tuple[int, dict[str, Any], bool]:
-            return do_once(
-                tx,
-                actor,
-                body.client_id,
-                request,
-                lambda: do_send_message(
-                    tx,
-                    actor,
-                    chat_id,
-                    text=body.text,
-                    reply_to_id=body.reply_to_id,
-                    mentions=body.mentions,
-                    attachments=body.attachments,
-                ),
-            )
+        request, work = send_request(actor, chat_id, body)
+        job = once_job(actor, body.client_id, request, work)
 
         # Submitted here, in the order the frames came: one device's messages are committed
         # in the order it wrote them.
