@@ -27,8 +27,8 @@ as_root() {
 
 if command -v apt-get >/dev/null 2>&1; then
     log "apt-get install chromium"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >&2 || true
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || true
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq chromium >&2 || true
 fi
 
 if [ ! -x "$CHROMIUM" ]; then

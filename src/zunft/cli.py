@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from zunft.accounts.actor import ROLES
+from zunft.backup.commands import add_commands as add_backup_commands
 from zunft.config import SETTINGS, Settings, SettingsError, load_settings
 from zunft.crypto.kek import KeyError_
 from zunft.errors import ZunftError
@@ -393,6 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="largest file in MB per kind: photo=50,video=4096,voice=100,document=200,file=200",
     )
     ml.set_defaults(fn=cmd_set_media_limits)
+    add_backup_commands(sub, admin, _command)  # backup, restore, admin rotate-key
 
     archive = _command(sub, "archive", "archive tools (GoBD)").add_subparsers(
         dest="archive_command", required=True, metavar="ARCHIVE_COMMAND"

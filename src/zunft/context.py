@@ -15,7 +15,8 @@ from zunft.blobs.store import BlobStore, open_store
 from zunft.clock import Clock, SystemClock
 from zunft.config import Settings
 from zunft.crypto.envelope import Keyring
-from zunft.crypto.kek import load_kek
+from zunft.crypto.kek import load_kek, read_kek
+from zunft.crypto.rotate import finish_rotation
 from zunft.db import schema as s
 from zunft.db.engine import make_engine
 from zunft.db.migrate import upgrade
@@ -76,6 +77,7 @@ def open_context(
     engine = make_engine(settings.effective_database_url)
     if migrate:
         upgrade(engine)
+    finish_rotation(engine, settings.kek, settings.data_path)
     kek = load_kek(settings.kek, settings.data_path)
 
     def load_keys(tenant_id: str) -> list[tuple[int, bytes]]:
@@ -87,7 +89,7 @@ def open_context(
             ).all()
         return [(r.key_id, r.wrapped) for r in rows]
 
-    keys = Keyring(kek, load_keys)
+    keys = Keyring(kek, load_keys, lambda: read_kek(settings.kek, settings.data_path))
     clock = clock or SystemClock()
     bus = make_bus(settings.bus_url, settings.bus_channel)
     writer = Writer(engine, keys, clock, max_batch=settings.group_commit_max, on_commit=bus.publish)

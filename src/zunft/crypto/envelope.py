@@ -114,17 +114,42 @@ class TenantCipher:
 
 
 class Keyring:
-    """Caches unwrapped tenant keys; `load` is called with the tenant id on a miss."""
+    """Caches unwrapped tenant keys; `load` is called with the tenant id on a miss.
 
-    def __init__(self, kek: bytes, load: Callable[[str], list[tuple[int, bytes]]]) -> None:
+    `reread`, when given, returns the KEK as configured now: after `zunft admin rotate-key`
+    (crypto/rotate.py) a running server unwraps with the new key without a restart.
+    """
+
+    def __init__(
+        self,
+        kek: bytes,
+        load: Callable[[str], list[tuple[int, bytes]]],
+        reread: Callable[[], bytes] | None = None,
+    ) -> None:
         self._kek = kek
         self._load = load
+        self._reread = reread
         self._ciphers: dict[str, TenantCipher] = {}
         self._lock = threading.Lock()
 
     @property
     def kek(self) -> bytes:
+        """The KEK for wrapping a new data key: the one configured now."""
+        if self._reread is not None:
+            self._kek = self._reread()
         return self._kek
+
+    def _unwrap(self, tenant_id: str, wrapped: list[tuple[int, bytes]]) -> dict[int, bytes]:
+        try:
+            return {kid: unwrap_key(self._kek, tenant_id, kid, w) for kid, w in wrapped}
+        except DecryptionError:
+            if self._reread is None:
+                raise
+            fresh = self._reread()
+            if fresh == self._kek:
+                raise
+            self._kek = fresh  # the key was rotated while this process ran
+            return {kid: unwrap_key(self._kek, tenant_id, kid, w) for kid, w in wrapped}
 
     def cipher(self, tenant_id: str) -> TenantCipher:
         found = self._ciphers.get(tenant_id)
@@ -133,7 +158,7 @@ class Keyring:
         wrapped = self._load(tenant_id)
         if not wrapped:
             raise DecryptionError(f"tenant {tenant_id} has no data key")
-        keys = {kid: unwrap_key(self._kek, tenant_id, kid, w) for kid, w in wrapped}
+        keys = self._unwrap(tenant_id, wrapped)
         cipher = TenantCipher(tenant_id, keys, max(keys))
         with self._lock:
             self._ciphers[tenant_id] = cipher

@@ -1,0 +1,1 @@
+"""Encrypted, consistent backups and their restore (docs/backup.md)."""
