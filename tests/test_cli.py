@@ -100,6 +100,7 @@ PURPOSES = {
     "zunft admin set-media-limits": "storage quota",
     "zunft archive": "archive tools",
     "zunft archive verify": "hash chain",
+    "zunft archive documents": "Verfahrensdokumentation",
     "zunft backup": "encrypted, consistent backup",
     "zunft restore": "empty installation",
     "zunft admin rotate-key": "new key-encryption key",

@@ -289,6 +289,26 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_documents(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from zunft.archive.documents import DOCUMENTS, gather_facts
+
+    ctx = _open(load_settings(), migrate=False)
+    try:
+        tenant_id = _tenant_id(ctx, args.tenant)
+        facts = ctx.read(lambda rx: gather_facts(rx, ctx.settings, tenant_id))
+    finally:
+        ctx.close()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for filename, render in DOCUMENTS.values():
+        path = out / filename
+        path.write_bytes(render(facts))
+        print(path)
+    return 0
+
+
 def _port(value: str) -> int:
     port = int(value)
     if not 1 <= port <= 65535:
@@ -406,6 +426,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--tenant", help="only this business (short name)")
     verify.set_defaults(fn=cmd_verify)
+    docs = _command(
+        archive,
+        "documents",
+        "write the Verfahrensdokumentation, the Art. 30 record and the TOM as PDF",
+        epilog="example: zunft archive documents mueller --out ./unterlagen",
+    )
+    docs.add_argument("tenant", help="the business's short name")
+    docs.add_argument("--out", default=".", help="directory for the PDFs (default: here)")
+    docs.set_defaults(fn=cmd_documents)
     return parser
 
 

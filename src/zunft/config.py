@@ -100,6 +100,20 @@ SETTINGS: tuple[Setting, ...] = (
         "session cookies are marked Secure.",
     ),
     Setting(
+        "hosting_location",
+        str,
+        "",
+        "Where the server stands, for the generated data protection documents "
+        "(e.g. 'Rechenzentrum der Beispiel GmbH, Nürnberg, Deutschland').",
+    ),
+    Setting(
+        "operator",
+        str,
+        "",
+        "Who runs the server, for the generated data protection documents "
+        "(e.g. 'IT-Service Schmidt, Ulm', or the business itself).",
+    ),
+    Setting(
         "kek",
         str,
         "",

@@ -23,6 +23,7 @@ from zunft.web.routes import (
     auth,
     chats,
     customers,
+    documents,
     files,
     gallery,
     hours,
@@ -117,6 +118,7 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
         uploads,
         files,
         gallery,
+        documents,
     ):
         api.include_router(module.router)
 
