@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
-from tests.factories import Business, login
+from tests.factories import Business, login, make_business
 from tests.test_cli import base_env, zunft
 from tests.web.helpers import assert_error
 from zunft.archive.documents import get_document
@@ -82,6 +82,14 @@ def test_verfahrensdokumentation_names_the_journal_head(
     assert f"Journal heute {head.seq} Einträge" in text
     assert bytes(head.head_hash).hex()[:40] in text.replace(" ", "")
     assert "GDPdU" in text
+
+
+def test_another_business_never_shows(client: TestClient, biz: Business, ctx: AppContext) -> None:
+    make_business(ctx, "schulz", "Schulz Dachbau KG")
+    for name in ("tom", "verzeichnis", "verfahrensdokumentation"):
+        text = _get(client, biz, name)
+        assert "Schulz" not in text
+        assert "schulz" not in text
 
 
 @pytest.mark.parametrize("role", ["lead", "worker", "apprentice"])

@@ -58,3 +58,38 @@ def test_a_customer_gets_nothing_from_the_team_chat(client: TestClient, biz: Bus
     photo = _upload(owner, team, samples.photo(), "Intern.jpg")
     for path in ("", "/preview", "/content"):
         assert customer.get(f"/files/{photo['id']}{path}").status_code == 404
+
+
+def test_a_customer_sends_a_photo_of_the_damage(client: TestClient, biz: Business) -> None:
+    world = customer_world(client, biz)
+    owner, customer, chat = world["owner"], world["customer"], world["chat"]
+    photo = _upload(customer, chat, samples.photo(gps=(48.1374, 11.5755)), "Fleck an der Decke.jpg")
+    sent = ok(
+        customer.post(
+            f"/chats/{chat}/messages",
+            json={
+                "client_id": "kunde-foto-0001",
+                "text": "Seit gestern",
+                "attachments": [photo["id"]],
+            },
+        ),
+        201,
+    )
+    assert [a["id"] for a in sent["attachments"]] == [photo["id"]]
+    assert owner.get(f"/files/{photo['id']}/content").content == samples.photo(
+        gps=(48.1374, 11.5755)
+    )
+    # their own photo's original carries their home's position: they see the preview, like all
+    assert customer.get(f"/files/{photo['id']}/preview").status_code == 200
+
+
+def test_a_customer_cannot_upload_into_the_team_chat(client: TestClient, biz: Business) -> None:
+    world = customer_world(client, biz)
+    customer, team = world["customer"], world["project"]["chat_id"]
+    r = customer.client.post(
+        "/api/v1/uploads/single",
+        params={"chat_id": team, "name": "x.jpg"},
+        content=samples.photo(),
+        headers=customer.headers,
+    )
+    assert r.status_code == 404

@@ -55,6 +55,14 @@ CUSTOMER_ROUTES = frozenset(
         ("GET", "/api/v1/files/{file_id}"),
         ("GET", "/api/v1/files/{file_id}/preview"),
         ("GET", "/api/v1/files/{file_id}/content"),
+        # Photos and files into their own chat (the chat is checked like a send: consent in
+        # force, not withdrawn); tus for a resumable upload on a weak network.
+        ("POST", "/api/v1/uploads/single"),
+        ("OPTIONS", "/api/v1/uploads"),
+        ("POST", "/api/v1/uploads"),
+        ("HEAD", "/api/v1/uploads/{upload_id}"),
+        ("PATCH", "/api/v1/uploads/{upload_id}"),
+        ("DELETE", "/api/v1/uploads/{upload_id}"),
         ("GET", "/api/v1/customer/me"),
         ("POST", "/api/v1/customer/consent"),
         ("POST", "/api/v1/customer/consent/withdraw"),
