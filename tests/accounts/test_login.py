@@ -247,3 +247,67 @@ def test_login_upgrades_a_hash_with_old_parameters(
     assert stored.startswith("$argon2id$")
     assert not ctx.hasher.needs_rehash(stored)
     assert _login(client, biz, password=PASSWORD).status_code == 200
+
+
+def _guess_at_once(ctx: AppContext, biz: Business, email: str, n: int) -> dict[str, int]:
+    """n wrong guesses released at the same moment (the clock stands still)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zunft.accounts.login import login
+    from zunft.errors import TooManyAttempts, Unauthenticated
+
+    start = threading.Barrier(n)
+
+    def guess(_: int) -> str:
+        start.wait()
+        try:
+            login(
+                ctx,
+                tenant=biz.slug,
+                email=email,
+                password=WRONG,
+                totp_code=None,
+                device_name="Skript",
+                kind="bearer",
+            )
+        except Unauthenticated:
+            return "checked"
+        except TooManyAttempts:
+            return "throttled"
+        return "in"
+
+    with ThreadPoolExecutor(n) as pool:
+        outcomes = list(pool.map(guess, range(n)))
+    return {k: outcomes.count(k) for k in ("checked", "throttled", "in")}
+
+
+def test_guesses_sent_at_once_are_throttled_like_guesses_in_a_row(
+    ctx: AppContext, biz: Business
+) -> None:
+    got = _guess_at_once(ctx, biz, biz.emails["worker"], 12)
+    # Only the free attempts get their password checked; the others wait like the fourth
+    # attempt in a row would, although all of them arrived before any check had finished.
+    assert got == {"checked": FREE_FAILURES, "throttled": 12 - FREE_FAILURES, "in": 0}
+    assert _user(ctx, biz.users["worker"]).failed_logins == FREE_FAILURES
+    assert len(journal_entries(ctx, biz.tenant_id, "auth.login_failed")) == FREE_FAILURES
+
+
+def test_guesses_at_once_at_an_address_without_account_are_throttled_alike(
+    ctx: AppContext, biz: Business
+) -> None:
+    got = _guess_at_once(ctx, biz, "niemand@mueller.example", 12)
+    assert got == {"checked": FREE_FAILURES, "throttled": 12 - FREE_FAILURES, "in": 0}
+
+
+def test_a_right_password_waiting_for_its_second_factor_is_no_failure(
+    ctx: AppContext, client: TestClient, biz: Business
+) -> None:
+    ctx.write(
+        lambda tx: tx.conn.execute(
+            update(s.users).where(s.users.c.id == biz.users["worker"]).values(totp_enabled=True)
+        )
+    )
+    for _ in range(FREE_FAILURES + 2):  # the app asks for the code: no failure, no delay
+        assert error(_login(client, biz, password=PASSWORD)) == (401, "totp_required")
+    assert _user(ctx, biz.users["worker"]).failed_logins == 0

@@ -6,6 +6,12 @@ the single writer: the writer only records the outcome. Policy, with its reasons
 - after that each attempt must wait 2^(n - FREE_FAILURES) seconds, at most MAX_DELAY_S;
 - LOCK_AFTER failures in a row lock the account for LOCK_MINUTES (journaled), which bounds an
   online guessing attack at about LOCK_AFTER guesses per LOCK_MINUTES.
+
+An attempt is counted as failed *before* its password is checked (`do_begin_attempt`, in the
+writer, which sees every earlier attempt): otherwise many guesses sent at the same moment
+would all pass the throttle while their slow hashes run, and only then be counted. A right
+password resets the count; an attempt that turns out not to be a failure (the password was
+right, but the second factor is still to come) gives its count back (`do_release_attempt`).
 """
 
 from __future__ import annotations
@@ -63,15 +69,20 @@ class ShadowThrottle:
         with self._lock:
             return self._state.get(key) or _Shadow()
 
-    def fail(self, key: tuple[str, str], now: int) -> None:
+    def attempt(self, key: tuple[str, str], now: int) -> None:
+        """Check the throttle and count the attempt as failed, in one step (every attempt at
+        an address without an account fails)."""
         with self._lock:
             shadow = self._state.pop(key, None) or _Shadow()
+            try:
+                check_not_throttled(shadow, now)
+            finally:
+                self._state[key] = shadow  # most recent last
             shadow.failed_logins += 1
             shadow.last_failed_at = now
             if shadow.failed_logins >= LOCK_AFTER:
                 shadow.locked_until = now + LOCK_MINUTES * 60_000
                 shadow.failed_logins = 0
-            self._state[key] = shadow  # most recent last
             while len(self._state) > self.MAX_KEYS:
                 del self._state[next(iter(self._state))]
 
@@ -105,18 +116,40 @@ def _lookup(rx: Rx, slug: str, email: str) -> tuple[Any, Any]:
     return tenant, user
 
 
-def do_record_login_failure(
-    tx: Tx, *, tenant_id: str, user_id: str | None, reason: str, device_name: str
-) -> None:
-    payload: dict[str, Any] = {"user_id": user_id, "reason": reason, "device": device_name[:100]}
-    tx.append(tenant_id, "auth.login_failed", payload, actor_id=user_id)
-    if user_id is None:
-        return
+def do_begin_attempt(tx: Tx, *, user_id: str) -> None:
+    """Refuse the attempt if the account is throttled; else count it as failed until a right
+    password (do_login_success) or a release says otherwise."""
+    row = tx.conn.execute(
+        select(s.users.c.failed_logins, s.users.c.last_failed_at, s.users.c.locked_until).where(
+            s.users.c.id == user_id
+        )
+    ).one()
+    check_not_throttled(row, tx.now_ms)
     tx.conn.execute(
         update(s.users)
         .where(s.users.c.id == user_id)
         .values(failed_logins=s.users.c.failed_logins + 1, last_failed_at=tx.now_ms)
     )
+
+
+def do_release_attempt(tx: Tx, *, user_id: str) -> None:
+    """The attempt was no failure after all (right password, second factor still to come)."""
+    tx.conn.execute(
+        update(s.users)
+        .where(s.users.c.id == user_id, s.users.c.failed_logins > 0)
+        .values(failed_logins=s.users.c.failed_logins - 1)
+    )
+
+
+def do_record_login_failure(
+    tx: Tx, *, tenant_id: str, user_id: str | None, reason: str, device_name: str
+) -> None:
+    """Journal a failed attempt (already counted by do_begin_attempt); lock the account when
+    it has failed LOCK_AFTER times in a row."""
+    payload: dict[str, Any] = {"user_id": user_id, "reason": reason, "device": device_name[:100]}
+    tx.append(tenant_id, "auth.login_failed", payload, actor_id=user_id)
+    if user_id is None:
+        return
     failures = tx.conn.execute(
         select(s.users.c.failed_logins).where(s.users.c.id == user_id)
     ).scalar_one()
@@ -207,10 +240,8 @@ def login(
         raise _invalid()
     if user is None:
         key = (tenant_row.id, email.strip().casefold())
-        now = ctx.now_ms()
-        check_not_throttled(ctx.login_shadow.get(key), now)
+        ctx.login_shadow.attempt(key, ctx.now_ms())
         ctx.hasher.verify(None, password)
-        ctx.login_shadow.fail(key, now)
         ctx.write(
             lambda tx: do_record_login_failure(
                 tx,
@@ -221,19 +252,24 @@ def login(
             )
         )
         raise _invalid()
-    check_not_throttled(user, ctx.now_ms())
+    ctx.write(lambda tx: do_begin_attempt(tx, user_id=user.id))
 
     def fail(reason: str) -> None:
         record_failure(ctx, user, reason=reason, device_name=device_name)
+
+    def release() -> None:
+        ctx.write(lambda tx: do_release_attempt(tx, user_id=user.id))
 
     if not ctx.hasher.verify(user.password_hash, password):
         fail("password")
         raise _invalid()
     if user.disabled_at is not None:
+        release()
         raise Forbidden("This account is disabled.", code="account_disabled")
     step: int | None = None
     if user.totp_enabled:
         if not totp_code:
+            release()
             raise Unauthenticated(
                 "Please enter the code from your authenticator app.", code="totp_required"
             )

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from zunft.accounts.login import check_not_throttled, record_failure
+from zunft.accounts.login import do_begin_attempt, do_release_attempt, record_failure
 from zunft.accounts.passwords import check_password_policy
 from zunft.accounts.totp import do_begin_totp_setup, do_confirm_totp, do_disable_totp
 from zunft.accounts.users import do_set_password, do_update_profile, get_me, get_user_row
@@ -38,11 +38,13 @@ def patch_me(body: ProfileIn, actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
 @router.post("/me/password", status_code=204, summary="Change my password")
 def change_password(body: PasswordIn, actor: CurrentActor, ctx: Ctx) -> Response:
     row = ctx.read(lambda rx: get_user_row(rx, actor.tenant_id, actor.user_id))
-    # Whoever holds a session must not get unlimited guesses at the password either.
-    check_not_throttled(row, ctx.now_ms())
+    # Whoever holds a session must not get unlimited guesses at the password either; the
+    # attempt is counted before the slow check, like a login (accounts/login.py).
+    ctx.write(lambda tx: do_begin_attempt(tx, user_id=actor.user_id))
     if not ctx.hasher.verify(row.password_hash, body.current_password):
         record_failure(ctx, row, reason="password_change", device_name="")
         raise Invalid("The current password is not right.", code="wrong_password")
+    ctx.write(lambda tx: do_release_attempt(tx, user_id=actor.user_id))
     profile = ctx.read(lambda rx: get_me(rx, actor))
     check_password_policy(
         body.new_password, personal=(profile["name"], (profile["email"] or "").split("@")[0])
