@@ -104,6 +104,7 @@ PURPOSES = {
     "zunft backup": "encrypted, consistent backup",
     "zunft restore": "empty installation",
     "zunft admin rotate-key": "new key-encryption key",
+    "zunft admin sweep-files": "crash leftovers",
 }
 
 

@@ -289,6 +289,21 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_sweep_files(args: argparse.Namespace) -> int:
+    from zunft.blobs.sweep import sweep_orphans
+
+    ctx = _open(load_settings(), migrate=False)
+    try:
+        result = sweep_orphans(ctx, dry_run=args.dry_run)
+    finally:
+        ctx.close()
+    for orphan in result.orphans:
+        print(orphan)
+    verb = "found (dry run)" if args.dry_run else "deleted"
+    print(f"{len(result.orphans)} orphaned files {verb}; {result.checked} checked")
+    return 0
+
+
 def cmd_documents(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -415,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ml.set_defaults(fn=cmd_set_media_limits)
     add_backup_commands(sub, admin, _command)  # backup, restore, admin rotate-key
+    sweep = _command(
+        admin,
+        "sweep-files",
+        "delete stored file objects that no file or upload refers to any more (crash leftovers)",
+        epilog="Objects younger than a day are never touched. example: zunft admin sweep-files",
+    )
+    sweep.add_argument("--dry-run", action="store_true", help="only list what would go")
+    sweep.set_defaults(fn=cmd_sweep_files)
 
     archive = _command(sub, "archive", "archive tools (GoBD)").add_subparsers(
         dest="archive_command", required=True, metavar="ARCHIVE_COMMAND"

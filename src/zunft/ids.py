@@ -19,6 +19,19 @@ def new_id() -> str:
     return "".join(reversed(chars))
 
 
+_VALUE = {c: i for i, c in enumerate(_ALPHABET)}
+
+
+def id_time_ms(value: str) -> int | None:
+    """When an id of new_id() was made; None for anything that is not such an id."""
+    if len(value) != 26 or any(c not in _VALUE for c in value):
+        return None
+    number = 0
+    for c in value:
+        number = (number << 5) | _VALUE[c]
+    return number >> 80
+
+
 def new_token(nbytes: int = 32) -> str:
     """A bearer secret for sessions and invitations (256 random bits by default)."""
     return secrets.token_urlsafe(nbytes)
