@@ -99,7 +99,8 @@ export function renderPendingFiles(e, progress) {
 // The composer's buttons: camera (photo or video), files, voice. onFiles(list of File).
 export function composerButtons(onFiles, onVoice) {
   const pick = (accept, capture) => {
-    const input = h("input", { type: "file", accept, multiple: !capture, capture, class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
+    // Hidden: the buttons below open it (a click on a hidden file input still opens the picker).
+    const input = h("input", { type: "file", accept, multiple: !capture, capture, hidden: true });
     input.addEventListener("change", () => {
       if (input.files.length) onFiles([...input.files]);
       input.value = "";
