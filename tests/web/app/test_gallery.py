@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from tests.factories import Business
 from tests.realtime.live import Live
-from tests.web.app.conftest import DESKTOP, Person
+from tests.web.app.conftest import DESKTOP, PHONE, Person
 from tests.web.app.test_accessibility import serious
 from tests.web.app.test_chat import project
 from zunft.blobs import uploads as up
@@ -195,6 +195,10 @@ def test_gallery_filters_by_person_and_kind_on_desktop(
     page.get_by_label("Bis", exact=True).dispatch_event("change")
     expect(tiles).to_have_count(3)
     office.shot("gallery")
+    page.locator("#gallery .tile").first.click()
+    expect(page.get_by_role("dialog", name="Fotos und Videos")).to_be_visible()
+    office.shot("viewer")
+    page.keyboard.press("Escape")
     # The report is the PDF the API makes.
     with page.expect_download() as download:
         page.locator("#gallery-report").click()
@@ -224,6 +228,9 @@ def test_presence_in_a_direct_chat_and_in_member_lists(
     presence = page.locator(".topbar .presence")
     expect(presence).to_have_text("online")
     office.shot("presence")
+    page.set_viewport_size(DESKTOP)
+    office.shot("presence")
+    page.set_viewport_size(PHONE)
     page.goto("/#/admin/projects")
     expect(page.locator(".members .presence.online")).not_to_have_count(0)
     # The worker's page goes away: "zuletzt gesehen" with the time, live.
@@ -257,4 +264,6 @@ def test_the_second_factor_set_up_shows_a_qr_code(people: Any, biz: Business) ->
     box = qr.bounding_box()
     assert box["width"] >= 150
     assert box["height"] >= 150
+    worker.shot("totp-qr")
+    page.set_viewport_size(DESKTOP)
     worker.shot("totp-qr")

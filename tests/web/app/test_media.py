@@ -228,6 +228,8 @@ def test_a_voice_message_is_recorded_sent_and_played(
     )
     assert played > 0.2
     worker.shot("voice-message")
+    page.set_viewport_size(DESKTOP)
+    worker.shot("voice-message")
 
 
 def test_offline_photo_and_text_are_sent_once_in_order(

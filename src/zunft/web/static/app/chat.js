@@ -86,6 +86,7 @@ export class ChatView {
       e.preventDefault();
       this.submit();
     });
+    this.syncComposer();
     this.error = h("p", { class: "error", role: "alert" });
     this.suggestBox = h("ul", { class: "suggestions", id: "mention-list", role: "listbox", hidden: true, "aria-label": t("mention_label") });
     this.input.setAttribute("aria-controls", "mention-list");
@@ -129,6 +130,7 @@ export class ChatView {
   // ------------------------------------------------------------ @-mentions and typing
 
   onInput() {
+    this.syncComposer();
     const now = Date.now();
     if (now - this.lastTyping > 3000 && this.input.value) {
       this.lastTyping = now;
@@ -344,6 +346,7 @@ export class ChatView {
       if (el) s.scrollTop = el.offsetTop - anchor.offset;
     }
     this.renderActions();
+    this.syncComposer();
     // Scroll events caused by this render are not the reader's; once it is painted, look
     // again whether the reader is near an edge (they may have got there meanwhile).
     requestAnimationFrame(() => {
@@ -469,6 +472,7 @@ export class ChatView {
 
   cancelCompose() {
     if (this.editing) this.input.value = "";
+    this.syncComposer();
     this.editing = null;
     this.replyTo = null;
     this.banner.hidden = true;
@@ -524,7 +528,13 @@ export class ChatView {
     this.renderTray();
   }
 
+  // Nothing to send: the microphone takes the send button's place (more room to type).
+  syncComposer() {
+    this.form.classList.toggle("empty", !this.input.value && !this.files.length);
+  }
+
   renderTray() {
+    this.syncComposer();
     clear(this.tray);
     const tray = renderTray(this.files, (i) => {
       this.files.splice(i, 1);
