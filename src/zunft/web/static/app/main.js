@@ -518,7 +518,7 @@ function chatItem(chat, current) {
   let preview = t("no_messages");
   if (m) {
     const who = m.sender_id === state.me.id ? t("you") : userName(m.sender_id);
-    preview = who + ": " + (m.deleted ? t("message_deleted") : m.text);
+    preview = who + ": " + (m.deleted ? t("message_deleted") : m.text || t("media_attachment"));
   }
   const unread = chat.unread || 0;
   return h("li", null, h("a", {

@@ -163,6 +163,7 @@ export class Outbox {
   // Backoff 1 s, 2 s, 4 s … 30 s, or what the server asked for (Retry-After, in seconds).
   later(ex) {
     clearTimeout(this.timer);
+    if (ex && ex.status === 401) return; // logged out: the entries wait for the next login
     const asked = Number(ex && ex.retryAfter);
     const wait = asked > 0 ? asked * 1000 : Math.min(BACKOFF_MAX_MS, 1000 * 2 ** this.retry++);
     this.timer = setTimeout(() => this.flush(), wait);
@@ -176,6 +177,7 @@ export class Outbox {
     this.progress.delete(entry.client_id);
     outboxRemove(entry.client_id);
     if (frame.type === "ack") {
+      this.retry = 0;
       this.onChange({ entry, message: frame.message });
     } else {
       this.failed.set(entry.client_id, { entry, code: frame.code });
