@@ -86,11 +86,12 @@ def seed_gallery(base: str, auth: dict[str, str], chat: str, photos: int) -> Non
     for i in range(0, len(ids), 20):
         r = requests.post(
             f"{base}/api/v1/chats/{chat}/messages",
-            json={"client_id": f"bench-{i}", "text": "", "attachments": ids[i : i + 20]},
+            json={"client_id": f"bench-message-{i}", "text": "", "attachments": ids[i : i + 20]},
             headers=auth,
             timeout=60,
         )
-        r.raise_for_status()
+        if not r.ok:
+            raise RuntimeError(r.text)
 
 
 UPLOAD_JS = """async ([chatId, mb]) => {
@@ -101,7 +102,7 @@ UPLOAD_JS = """async ([chatId, mb]) => {
     }
     const blob = new Blob([bytes]);
     const t0 = performance.now();
-    const options = { chatId, clientId: "bench-upload", name: "bench.bin", onProgress: () => {} };
+    const options = { chatId, clientId: "bench-upload-1", name: "bench.bin", onProgress: () => {} };
     await upload(blob, options);
     return (performance.now() - t0) / 1000;
 }"""
@@ -169,7 +170,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 requested.clear()
                 t0 = time.perf_counter()
                 page.goto(f"/#/gallery/{project_id}")
-                page.locator("#gallery li").nth(59).wait_for(state="attached")
+                page.locator("#gallery li").nth(min(59, args.photos - 1)).wait_for(state="attached")
                 page.wait_for_load_state("networkidle")
                 shown = page.evaluate(SHOWN_JS)
                 result["gallery_first_view_s"] = round(time.perf_counter() - t0, 3)

@@ -47,10 +47,10 @@ export function renderGallery(main, projectId) {
       }
       thumbs.unobserve(e.target);
     }
-  }, { rootMargin: NEAR });
+  }, { root: main, rootMargin: NEAR }); // main scrolls (the margin works only on the scroller)
   const more = new IntersectionObserver((entries) => {
     if (entries.some((e) => e.isIntersecting) && next && !loading) load();
-  }, { rootMargin: NEAR });
+  }, { root: main, rootMargin: NEAR });
 
   function query() {
     const p = new URLSearchParams();
