@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -339,3 +340,36 @@ def test_the_chat_shows_a_photo_sent_by_api_on_desktop(
     open_chat(office, "Badsanierung Schmidt")
     expect(office.page.locator(".msg .thumb img")).to_be_visible()
     office.shot("chat-photo")
+
+
+def test_a_video_and_a_document_render_as_poster_and_download(
+    people: Any, ctx: AppContext, biz: Business
+) -> None:
+    from tests.blobs import samples
+
+    chat_id = project(ctx, biz)["chat_id"]
+    worker = people("worker")
+    open_chat(worker, "Badsanierung Schmidt")
+    page = worker.page
+    pick_files(
+        page,
+        [
+            ("rundgang.webm", "video/webm", samples.video("webm", "libvpx")),
+            ("angebot.pdf", "application/pdf", b"%PDF-1.4\n%%EOF\n"),
+        ],
+    )
+    page.get_by_role("button", name="Senden").click()
+    sent = page.locator(".msg:not(.pending)")
+    expect(sent.locator(".thumb.video img")).to_be_visible()
+    expect(sent.locator(".thumb.video .play")).to_contain_text("▶")
+    link = sent.get_by_role("link", name=re.compile("angebot.pdf"))
+    files = history(ctx, biz, chat_id)[0]["attachments"]
+    assert [a["kind"] for a in files] == ["video", "document"]
+    expect(link).to_have_attribute("href", f"/api/v1/files/{files[1]['id']}/content")
+    # The video plays in the viewer, with its poster frame.
+    sent.locator(".thumb.video").click()
+    video = page.get_by_role("dialog").locator("video")
+    expect(video).to_have_attribute("poster", f"/api/v1/files/{files[0]['id']}/preview?size=large")
+    assert video.evaluate("v => v.play().then(() => !v.paused)")
+    page.keyboard.press("Escape")
+    worker.shot("chat-video-file")
