@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from tests.factories import Business
 from tests.realtime.live import Live
 from tests.web.app.conftest import CHROMIUM, DESKTOP
+from tests.web.app.test_accessibility import serious
 from tests.web.app.test_chat import open_chat, project
 from tests.web.app.test_offline import wait_for_service_worker
 from zunft.context import AppContext
@@ -366,6 +367,7 @@ def test_a_video_and_a_document_render_as_poster_and_download(
     files = history(ctx, biz, chat_id)[0]["attachments"]
     assert [a["kind"] for a in files] == ["video", "document"]
     expect(link).to_have_attribute("href", f"/api/v1/files/{files[1]['id']}/content")
+    assert serious(page) == []  # axe: the chat with a video, a file and the composer's buttons
     # The video plays in the viewer, with its poster frame.
     sent.locator(".thumb.video").click()
     video = page.get_by_role("dialog").locator("video")
