@@ -375,3 +375,17 @@ def test_every_logged_in_route_is_closed_until_set_up(
     assert allowed < set(checked)
     assert len(checked) >= 20
     assert office.post("/auth/logout").status_code == 204
+
+
+def test_the_set_up_answer_carries_the_link_as_an_svg_qr_code(
+    client: TestClient, biz: Business
+) -> None:
+    api = login(client, biz, "worker")
+    r = api.post("/me/totp")
+    assert r.status_code == 200, r.text
+    svg = r.json()["qr_svg"]
+    # A standalone SVG document (namespace, viewBox) for the app to parse as SVG; no inline
+    # style (the app's CSP forbids it) and nothing scriptable.
+    assert svg.startswith('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ')
+    assert not re.search(r"style|script|foreignObject|on[a-z]+=", svg, re.I)
+    assert "<path " in svg

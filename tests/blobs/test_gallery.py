@@ -84,6 +84,20 @@ def test_gallery_newest_first_with_filters_and_pages(team: dict[str, Any], biz: 
     assert_error(bad, 422, "invalid_period")
 
 
+def test_gallery_lists_voice_messages_and_files_when_asked(team: dict[str, Any]) -> None:
+    worker: Api = team["worker"]
+    chat = team["project"]["chat_id"]
+    sent(worker, chat, samples.voice(), "sprachnachricht.ogg")
+    gallery = f"/projects/{team['project']['id']}/gallery"
+    # Without a kind: the photo documentation (photos and videos) as before.
+    assert "sprachnachricht.ogg" not in _ids(worker.get(gallery).json())
+    assert _ids(worker.get(gallery, params={"kind": "voice"}).json()) == ["sprachnachricht.ogg"]
+    assert _ids(worker.get(gallery, params={"kind": "document"}).json()) == ["angebot.pdf"]
+    both = worker.get(gallery, params={"kind": ["voice", "document"]}).json()
+    assert sorted(_ids(both)) == ["angebot.pdf", "sprachnachricht.ogg"]
+    assert_error(worker.get(gallery, params={"kind": "script"}), 422, "validation_error")
+
+
 def test_captions_and_tags(ctx: AppContext, team: dict[str, Any], biz: Business) -> None:
     worker: Api = team["worker"]
     files = team["files"]

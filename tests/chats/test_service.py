@@ -64,6 +64,13 @@ def test_direct_chat_is_created_once(ctx: AppContext, biz: Business) -> None:
         ctx.write(lambda tx: do_open_direct_chat(tx, biz.actor("lead"), biz.users["lead"]))
     titles = {c["id"]: c["title"] for c in ctx.read(lambda rx: get_chats(rx, biz.actor("worker")))}
     assert titles[first] == "Lead mueller"
+    # Each side is told who the other is (the app shows their presence); others have none.
+    for me, other in (("worker", "lead"), ("lead", "worker")):
+        peers = {
+            c["id"]: c["peer_id"] for c in ctx.read(lambda rx, me=me: get_chats(rx, biz.actor(me)))
+        }
+        assert peers[first] == biz.users[other]
+        assert peers[general_chat(ctx, biz)] is None
 
 
 def test_channels_only_by_owner_and_office(ctx: AppContext, biz: Business) -> None:

@@ -9,6 +9,7 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
@@ -25,7 +26,9 @@ DEFAULT_TAGS = ("vorher", "nachher", "Mangel", "Material")
 MAX_TAGS = 10
 MAX_TAG = 40
 PAGE_MAX = 100
-GALLERY_KINDS = ("photo", "video")
+GALLERY_KINDS = ("photo", "video")  # without a kind filter: the photo documentation
+# With one: any of these (the app's gallery also lists voice messages and files).
+FILE_KINDS = ("photo", "video", "voice", "document", "file")
 _TAG_CHARS = re.compile(r"^[\w][\w .+&/-]*$")
 _CURSOR = re.compile(r"^(\d{1,16}):([0-9a-z]{26})$")
 
@@ -107,7 +110,7 @@ def get_gallery(
     since: int | None = None,
     until: int | None = None,
     uploader_id: str | None = None,
-    kind: str | None = None,
+    kind: str | Sequence[str] | None = None,
     tags: list[str] | None = None,
     before: str | None = None,
     limit: int = 50,
@@ -131,10 +134,11 @@ def get_gallery(
     query = select(b).where(
         b.c.chat_id == chat_id, b.c.tenant_id == actor.tenant_id, b.c.id.in_(shown)
     )
-    if kind is not None:
-        if kind not in GALLERY_KINDS:
-            raise Invalid("kind is photo or video.", code="invalid_kind")
-        query = query.where(b.c.kind == kind)
+    kinds = [kind] if isinstance(kind, str) else list(kind or [])
+    if kinds:
+        if any(k not in FILE_KINDS for k in kinds):
+            raise Invalid(f"kind is one of {', '.join(FILE_KINDS)}.", code="invalid_kind")
+        query = query.where(b.c.kind.in_(kinds))
     else:
         query = query.where(b.c.kind.in_(GALLERY_KINDS))
     if since is not None:

@@ -428,7 +428,13 @@ def get_chats(rx: Rx, actor: Actor) -> list[dict[str, Any]]:
                 "last_message": last_msgs.get(r.id),
                 # Customer chats only: True once the customer withdrew ("Einwilligung widerrufen").
                 "consent_withdrawn": None if consent is None else consent[2],
+                # Direct chats only: the other person (the app shows their presence).
+                "peer_id": _peer(r.direct_key, actor.user_id) if r.kind == "direct" else None,
             }
         )
     result.sort(key=lambda c: c["last_seq"], reverse=True)
     return result
+
+
+def _peer(direct_key: str, user_id: str) -> str:
+    return next((uid for uid in direct_key.split(":") if uid != user_id), user_id)

@@ -24,8 +24,16 @@ def invitation_link(origin: str, token: str) -> str:
     return f"{origin.rstrip('/')}{LINK_PATH}#{token}"
 
 
-def qr_svg(link: str) -> str:
-    return str(segno.make(link, error="m").svg_inline(scale=4, border=4))
+def qr_svg(link: str, *, standalone: bool = False) -> str:
+    """The link as an SVG QR code: inline in HTML, or `standalone` (an SVG document with its
+    namespace and a viewBox, for a browser to parse as SVG and size with CSS)."""
+    if not standalone:
+        return str(segno.make(link, error="m").svg_inline(scale=4, border=4))
+    out = io.BytesIO()
+    segno.make(link, error="m").save(
+        out, kind="svg", scale=4, border=4, xmldecl=False, svgns=True, omitsize=True, nl=False
+    )
+    return out.getvalue().decode("ascii")
 
 
 def qr_png(link: str) -> bytes:

@@ -74,7 +74,9 @@ def gallery(
     date_from: date | None = None,
     date_to: date | None = None,
     uploader_id: str | None = Query(default=None, max_length=26),
-    kind: Literal["photo", "video"] | None = None,
+    kind: Annotated[
+        list[Literal["photo", "video", "voice", "document", "file"]] | None, Query(max_length=5)
+    ] = None,
     tag: Annotated[list[str] | None, Query(max_length=10)] = None,
     before: str | None = Query(default=None, max_length=60),
     limit: int = Query(default=50, ge=1, le=100),

@@ -10,6 +10,7 @@ from zunft.accounts.login import do_begin_attempt, do_release_attempt, record_fa
 from zunft.accounts.passwords import check_password_policy
 from zunft.accounts.totp import do_begin_totp_setup, do_confirm_totp, do_disable_totp
 from zunft.accounts.users import do_set_password, do_update_profile, get_me, get_user_row
+from zunft.customers.mail import qr_svg
 from zunft.errors import Invalid
 from zunft.web.deps import Ctx, CurrentActor
 from zunft.web.models import PasswordIn, ProfileIn, TotpCodeIn
@@ -65,7 +66,9 @@ def change_password(body: PasswordIn, actor: CurrentActor, ctx: Ctx) -> Response
 
 @router.post("/me/totp", summary="Start setting up a second factor (returns the secret once)")
 def totp_setup(actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
-    return ctx.write(lambda tx: do_begin_totp_setup(tx, actor))
+    out = ctx.write(lambda tx: do_begin_totp_setup(tx, actor))
+    # The same link as a QR code (SVG without style or script) to scan with a second phone.
+    return {**out, "qr_svg": qr_svg(out["otpauth_uri"], standalone=True)}
 
 
 @router.post("/me/totp/confirm", status_code=204, summary="Confirm the second factor with a code")

@@ -4,6 +4,7 @@ import { get, patch, post, del } from "./api.js";
 import { h, clear } from "./dom.js";
 import { t } from "./i18n.js";
 import { errorText, field, state } from "./main.js";
+import { presenceLine } from "./presence.js";
 
 const ROLES = ["owner", "office", "lead", "worker", "apprentice"];
 
@@ -50,7 +51,7 @@ async function users(body, msg) {
       const self = u.id === state.me.id;
       list.append(h("li", { class: "device" + (u.disabled ? " disabled" : "") },
         h("span", { class: "chat-main" },
-          h("span", { class: "chat-title" }, u.name),
+          h("span", { class: "chat-title" }, u.name, " ", self ? null : presenceLine(u.id)),
           h("span", { class: "chat-preview" }, (u.email || "") + (u.disabled ? " · " + t("admin_disabled") : ""))),
         self ? h("span", { class: "muted" }, t("role_" + u.role)) : roleSelect("role-" + u.id, u.role, async (e) => {
           try { await patch("/users/" + u.id, { role: e.target.value }); msg.textContent = t("saved"); } catch (ex) { msg.textContent = errorText(ex); }
@@ -115,7 +116,7 @@ function projectItem(p, people, body, msg) {
     p.address ? h("p", { class: "muted" }, p.address) : null,
     h("ul", { class: "members" }, [...members].map((id) => {
       const u = people.find((x) => x.id === id);
-      return h("li", null, u ? u.name : id, " ", h("button", {
+      return h("li", null, u ? u.name : id, " ", presenceLine(id), " ", h("button", {
         class: "link small", "aria-label": t("admin_member_remove") + " " + (u ? u.name : ""),
         onclick: async () => {
           try { await del(`/projects/${p.id}/members/${id}`); projects(body, msg); } catch (ex) { msg.textContent = errorText(ex); }

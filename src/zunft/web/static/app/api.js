@@ -13,7 +13,7 @@ export class ApiError extends Error {
   }
 }
 
-function csrfToken() {
+export function csrfToken() {
   const m = document.cookie.match(/(?:^|;\s*)zunft_csrf=([^;]+)/);
   return m ? decodeURIComponent(m[1]) : "";
 }
@@ -43,7 +43,9 @@ export async function api(method, path, body) {
   }
   if (!res.ok) {
     const err = (data && data.error) || {};
-    throw new ApiError(res.status, err.code || "http_" + res.status, err.message, data);
+    const ex = new ApiError(res.status, err.code || "http_" + res.status, err.message, data);
+    ex.retryAfter = res.headers.get("Retry-After"); // the outbox waits that long (429, 503)
+    throw ex;
   }
   return data;
 }

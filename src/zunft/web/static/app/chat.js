@@ -6,6 +6,7 @@ import { h, clear } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
 import { kvGet, kvSet } from "./store.js";
 import { errorText, markChatRead, userName } from "./main.js";
+import { composerButtons, hasPreview, renderAttachments, renderPendingFiles, renderTray } from "./media.js";
 
 const PAGE = 50;
 const WINDOW_MAX = 150; // messages in the DOM at most
@@ -72,9 +73,11 @@ export class ChatView {
         this.cancelCompose();
       }
     });
-    // Attachments (photos, videos, voice, files) go here once the media API exists: a
-    // button that opens the camera or file picker and puts uploads into the outbox.
-    this.attachSlot = h("div", { class: "attach-slot", id: "attach-slot" });
+    // Camera, files and voice (media.js); chosen files wait in the tray until sent.
+    this.files = [];
+    this.tray = h("div", { class: "tray-slot" });
+    this.attachSlot = h("div", { class: "attach-slot", id: "attach-slot" },
+      composerButtons((list) => this.addFiles(list), window.MediaRecorder ? () => this.recordVoice() : null));
     this.form = h("form", { class: "composer" },
       this.attachSlot,
       this.input,
@@ -83,13 +86,14 @@ export class ChatView {
       e.preventDefault();
       this.submit();
     });
+    this.syncComposer();
     this.error = h("p", { class: "error", role: "alert" });
     this.suggestBox = h("ul", { class: "suggestions", id: "mention-list", role: "listbox", hidden: true, "aria-label": t("mention_label") });
     this.input.setAttribute("aria-controls", "mention-list");
     this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     const chat = this.state.chats.get(this.chatId);
     const readOnly = chat && chat.project_status === "archived";
-    this.main.append(this.announcer, this.scroller, this.typingLine, this.error, this.suggestBox, this.banner, this.actions,
+    this.main.append(this.announcer, this.scroller, this.typingLine, this.error, this.suggestBox, this.banner, this.actions, this.tray,
       readOnly ? h("p", { class: "muted center" }, t("chat_read_only")) : this.form);
     this.onVisible = () => this.markRead();
     document.addEventListener("visibilitychange", this.onVisible);
@@ -126,6 +130,7 @@ export class ChatView {
   // ------------------------------------------------------------ @-mentions and typing
 
   onInput() {
+    this.syncComposer();
     const now = Date.now();
     if (now - this.lastTyping > 3000 && this.input.value) {
       this.lastTyping = now;
@@ -341,6 +346,7 @@ export class ChatView {
       if (el) s.scrollTop = el.offsetTop - anchor.offset;
     }
     this.renderActions();
+    this.syncComposer();
     // Scroll events caused by this render are not the reader's; once it is painted, look
     // again whether the reader is near an edge (they may have got there meanwhile).
     requestAnimationFrame(() => {
@@ -356,13 +362,13 @@ export class ChatView {
       class: "msg" + (mine ? " mine" : "") + (m.deleted ? " deleted" : "") + (this.selected === m.id ? " selected" : ""),
       tabindex: "0",
       dataset: { key: m.id, id: m.id, seq: String(m.seq) },
-      "aria-label": (mine ? t("you") : userName(m.sender_id)) + ": " + (m.deleted ? t("message_deleted") : m.text),
+      "aria-label": (mine ? t("you") : userName(m.sender_id)) + ": " + (m.deleted ? t("message_deleted") : m.text || t("media_attachment")),
     },
     mine ? null : h("span", { class: "sender" }, userName(m.sender_id)),
     m.reply_to_id ? h("blockquote", { class: "quote" },
       replied ? (replied.deleted ? t("message_deleted") : `${userName(replied.sender_id)}: ${replied.text}`) : t("reply_earlier")) : null,
     h("span", { class: "text" }, m.deleted ? t("message_deleted") : m.text),
-    renderAttachments(m),
+    renderAttachments(m, (a) => this.openViewer(a)),
     h("span", { class: "meta" },
       h("time", null, formatTime(m.created_at)),
       m.edited_at && !m.deleted ? h("span", { class: "edited" }, t("edited")) : null,
@@ -382,6 +388,7 @@ export class ChatView {
     return h("li", { class: "msg mine pending", dataset: { key: e.client_id, clientId: e.client_id } },
       e.reply_to_id ? h("blockquote", { class: "quote" }, this.quoteText(e.reply_to_id)) : null,
       h("span", { class: "text" }, e.text),
+      renderPendingFiles(e, this.state.outbox.progress.get(e.client_id)),
       h("span", { class: "meta" },
         h("time", null, formatTime(e.created_at)),
         h("span", { class: "state" + (failedCode ? " failed" : "") },
@@ -395,6 +402,7 @@ export class ChatView {
   takeBack(e) {
     this.state.outbox.failed.delete(e.client_id);
     this.input.value = e.text;
+    if (e.files && e.files.length) this.addFiles(e.files.map((f) => new File([f.blob], f.name, { type: f.blob.type })));
     this.render();
     this.input.focus();
   }
@@ -464,6 +472,7 @@ export class ChatView {
 
   cancelCompose() {
     if (this.editing) this.input.value = "";
+    this.syncComposer();
     this.editing = null;
     this.replyTo = null;
     this.banner.hidden = true;
@@ -486,7 +495,7 @@ export class ChatView {
 
   async submit() {
     const text = this.input.value.trim();
-    if (!text) return;
+    if (!text && !(this.files.length && !this.editing)) return;
     this.error.textContent = "";
     if (this.editing) {
       try {
@@ -504,13 +513,73 @@ export class ChatView {
     this.mentioned.clear();
     this.input.value = "";
     this.cancelCompose();
+    const files = this.files.map((f) => ({ blob: f, name: f.name }));
+    this.files = [];
+    this.renderTray();
     // Written to the outbox first: it shows as "wird gesendet" until the server has it.
-    await this.state.outbox.add(this.chatId, text, replyTo, mentions);
+    await this.state.outbox.add(this.chatId, text, replyTo, mentions, files);
+  }
+
+  // ------------------------------------------------------------ media (media.js, viewer.js, voice.js)
+
+  addFiles(list) {
+    this.files.push(...list);
+    this.files = this.files.slice(0, 20); // a message carries at most 20 files
+    this.renderTray();
+  }
+
+  // Nothing to send: the microphone takes the send button's place (more room to type).
+  syncComposer() {
+    this.form.classList.toggle("empty", !this.input.value && !this.files.length);
+  }
+
+  renderTray() {
+    this.syncComposer();
+    clear(this.tray);
+    const tray = renderTray(this.files, (i) => {
+      this.files.splice(i, 1);
+      this.renderTray();
+    });
+    if (tray) this.tray.append(tray);
+  }
+
+  async openViewer(a) {
+    const items = [];
+    for (const m of this.messages) {
+      if (m.deleted) continue;
+      for (const x of m.attachments || []) {
+        if ((x.kind === "photo" || x.kind === "video") && hasPreview(x, "thumb")) items.push({ ...x, uploader_id: m.sender_id, taken_at: m.created_at });
+      }
+    }
+    const { openViewer } = await import("./viewer.js");
+    openViewer(items, Math.max(0, items.findIndex((x) => x.id === a.id)));
+  }
+
+  async recordVoice() {
+    const { recordVoice } = await import("./voice.js");
+    recordVoice(this.form, (blob, name) => this.state.outbox.add(this.chatId, "", null, [], [{ blob, name }]),
+      (ex) => { this.error.textContent = errorText(ex); });
+  }
+
+  // A message from the stream names its files by id; their details come from GET /files/{id}.
+  async loadAttachments(m, ids) {
+    try {
+      m.attachments = await Promise.all(ids.map((id) => get("/files/" + encodeURIComponent(id))));
+      this.saveCache();
+      this.render({ keepAnchor: !this.atBottom() });
+    } catch {
+      // Offline: they come with the next page of history.
+    }
   }
 
   // ------------------------------------------------------------ live
 
   outboxChanged(change) {
+    if (change && change.progress) {
+      const bar = this.list.querySelector(`[data-client-id="${CSS.escape(change.progress.client_id)}"] progress`);
+      if (bar) bar.value = Math.round((this.state.outbox.progress.get(change.progress.client_id) || 0) * 100);
+      return;
+    }
     if (change && change.message && change.message.chat_id === this.chatId) {
       this.put(change.message);
       if (this.hi < this.messages.length) this.hi = this.messages.length;
@@ -530,6 +599,10 @@ export class ChatView {
           reply_to_id: d.reply_to_id, mentions: d.mentions || [], created_at: ev.ts,
           edited_at: null, edit_count: 0, deleted: false,
         });
+        if (d.attachments && d.attachments.length) {
+          const sent = this.byId.get(d.message_id);
+          if (!(sent.attachments && sent.attachments.length)) this.loadAttachments(sent, d.attachments);
+        }
         this.saveCache();
         if (this.typists.has(d.sender_id)) this.stopTyping(d.sender_id);
         this.render();
@@ -570,7 +643,3 @@ export class ChatView {
   }
 }
 
-// Photos, videos, voice messages and files will render here (the media API is being built).
-function renderAttachments() {
-  return null;
-}

@@ -6,6 +6,7 @@ import { kvClear, kvGet, kvSet } from "./store.js";
 import { Stream } from "./stream.js";
 import { ChatView } from "./chat.js";
 import { Outbox } from "./outbox.js";
+import { applyPresence, presenceLine } from "./presence.js";
 
 const root = document.getElementById("app");
 
@@ -134,6 +135,10 @@ function onFrame(frame) {
     state.outbox.answer(frame);
     return;
   }
+  if (frame.type === "hello" || frame.type === "presence") {
+    applyPresence(frame);
+    return;
+  }
   if (frame.type === "typing") {
     if (state.view && state.view.typing) state.view.typing(frame);
     return;
@@ -257,6 +262,8 @@ function route() {
       return renderProfile();
     case "admin":
       return renderAdmin(arg);
+    case "gallery":
+      return renderGalleryScreen(decodeURIComponent(arg));
     default:
       return renderList();
   }
@@ -383,6 +390,7 @@ async function renderTotpSetup(required) {
     h("p", null, t(required ? "totp_setup_required" : "totp_setup_text")),
     h("p", null, t("totp_setup_secret")),
     h("p", { class: "secret" }, h("code", { id: "totp-secret" }, setup.secret.replace(/(.{4})/g, "$1 ").trim())),
+    qrCode(setup.qr_svg),
     h("p", null, h("a", { href: setup.otpauth_uri, class: "button-link" }, t("totp_open_app"))),
     field("code", t("login_totp"), { inputmode: "numeric", autocomplete: "one-time-code", required: true }),
     err,
@@ -406,6 +414,17 @@ async function renderTotpSetup(required) {
   });
   card.append(form);
   form.code.focus();
+}
+
+// The server's SVG QR code, parsed as SVG (never as HTML) and taken only if it is one.
+function qrCode(svg) {
+  const doc = svg ? new DOMParser().parseFromString(svg, "image/svg+xml") : null;
+  const el = doc && doc.documentElement;
+  if (!el || el.nodeName !== "svg" || el.querySelector("script, foreignObject")) return null;
+  el.setAttribute("role", "img");
+  el.setAttribute("aria-label", t("totp_qr"));
+  el.setAttribute("id", "totp-qr");
+  return h("p", { class: "qr" }, document.importNode(el, true));
 }
 
 export function field(name, label, attrs = {}) {
@@ -499,7 +518,7 @@ function chatItem(chat, current) {
   let preview = t("no_messages");
   if (m) {
     const who = m.sender_id === state.me.id ? t("you") : userName(m.sender_id);
-    preview = who + ": " + (m.deleted ? t("message_deleted") : m.text);
+    preview = who + ": " + (m.deleted ? t("message_deleted") : m.text || t("media_attachment"));
   }
   const unread = chat.unread || 0;
   return h("li", null, h("a", {
@@ -522,7 +541,11 @@ function chatItem(chat, current) {
 
 function renderChat(chatId) {
   const chat = state.chats.get(chatId);
-  const main = shell(chat ? chat.title : t("nav_chats"), { back: "#/" });
+  const main = shell(chat ? chat.title : t("nav_chats"), {
+    back: "#/",
+    actions: chat && chat.project_id ? h("a", { class: "top-link", id: "open-gallery", href: "#/gallery/" + encodeURIComponent(chat.project_id) }, t("gallery_open")) : null,
+  });
+  if (chat && chat.peer_id) root.querySelector(".topbar .title").append(presenceLine(chat.peer_id));
   let pane = main;
   let side = null;
   if (WIDE.matches) {
@@ -538,7 +561,8 @@ function renderChat(chatId) {
   state.view.titleChanged = () => {
     const c = state.chats.get(chatId);
     const title = root.querySelector(".topbar .title");
-    if (c && title) title.textContent = c.title;
+    if (c && title) title.firstChild.textContent = c.title; // the presence line stays
+    if (c && title && c.peer_id && !title.querySelector(".presence")) title.append(presenceLine(c.peer_id));
     if (side) fillList(side, chatId);
   };
   state.view.open();
@@ -710,6 +734,15 @@ function workingHours() {
   });
   load();
   return form;
+}
+
+// ---------------------------------------------------------------- project gallery (gallery.js)
+
+async function renderGalleryScreen(projectId) {
+  const { renderGallery } = await import("./gallery.js");
+  const chat = [...state.chats.values()].find((c) => c.project_id === projectId);
+  const main = shell(t("gallery_title"), { back: chat ? "#/chat/" + encodeURIComponent(chat.id) : "#/" });
+  state.view = renderGallery(main, projectId);
 }
 
 // ---------------------------------------------------------------- admin (owner, office)
