@@ -100,6 +100,10 @@ PURPOSES = {
     "zunft admin set-media-limits": "storage quota",
     "zunft archive": "archive tools",
     "zunft archive verify": "hash chain",
+    "zunft archive public-key": "public signing key",
+    "zunft archive checkpoint": "signed checkpoint",
+    "zunft archive export": "signed ZIP",
+    "zunft archive verify-export": "offline",
 }
 
 

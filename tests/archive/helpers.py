@@ -52,7 +52,10 @@ def build_site(client: TestClient, biz: Business, *, secret: str = "Heizkörper"
         201,
     )
     chat = project["chat_id"]
-    first = ok(worker.post(f"/chats/{chat}/messages", json=msg(f"{secret} ist geliefert, Größe passt")), 201)
+    first = ok(
+        worker.post(f"/chats/{chat}/messages", json=msg(f"{secret} ist geliefert, Größe passt")),
+        201,
+    )
     reply = ok(
         owner.post(f"/chats/{chat}/messages", json=msg("Schön, danke!", reply_to_id=first["id"])),
         201,

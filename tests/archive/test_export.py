@@ -164,7 +164,10 @@ def test_customer_and_person_scopes_and_the_period(
     assert site.chat_id in chats and site.direct_chat_id not in chats
     later = ctx.now_ms() + 1
     empty = _export(
-        ctx, tmp_path, ExportRequest(biz.tenant_id, "project", site.project_id, since=later), "x.zip"
+        ctx,
+        tmp_path,
+        ExportRequest(biz.tenant_id, "project", site.project_id, since=later),
+        "x.zip",
     )
     assert _table(empty, "nachrichten") == []
     assert verify_export(empty).ok

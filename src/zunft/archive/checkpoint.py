@@ -153,7 +153,7 @@ def check_against_journal(conn: Connection, keys: Keyring, cp: Checkpoint) -> Ch
         return CheckpointCheck(
             cp,
             result.count,
-            f"entries {result.count + 1} to {cp.count} are missing: the checkpoint of "
+            f"{_span(result.count + 1, cp.count)} missing: the checkpoint of "
             f"{cp_time(cp)} recorded {cp.count} entries, the journal has {result.count}",
         )
     if cp.count == 0:
@@ -171,6 +171,10 @@ def check_against_journal(conn: Connection, keys: Keyring, cp: Checkpoint) -> Ch
             f"it was altered and its hashes recomputed",
         )
     return CheckpointCheck(cp, result.count)
+
+
+def _span(first: int, last: int) -> str:
+    return f"entry {first} is" if first == last else f"entries {first} to {last} are"
 
 
 def cp_time(cp: Checkpoint) -> str:
