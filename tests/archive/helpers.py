@@ -38,13 +38,13 @@ class Site:
     message_ids: list[str] = field(default_factory=list)
 
 
-def build_site(client: TestClient, biz: Business, *, secret: str = "Heizkörper") -> Site:
+def build_site(client: TestClient, biz: Business, *, word: str = "Heizkörper") -> Site:
     owner, worker = login(client, biz, "owner"), login(client, biz, "worker")
     project = ok(
         owner.post(
             "/projects",
             json={
-                "name": f"Bad Müller {secret}",
+                "name": f"Bad Müller {word}",
                 "address": "Hauptstraße 1",
                 "member_ids": [biz.users["worker"], biz.users["lead"]],
             },
@@ -53,7 +53,7 @@ def build_site(client: TestClient, biz: Business, *, secret: str = "Heizkörper"
     )
     chat = project["chat_id"]
     first = ok(
-        worker.post(f"/chats/{chat}/messages", json=msg(f"{secret} ist geliefert, Größe passt")),
+        worker.post(f"/chats/{chat}/messages", json=msg(f"{word} ist geliefert, Größe passt")),
         201,
     )
     reply = ok(

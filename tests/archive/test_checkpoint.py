@@ -64,12 +64,15 @@ def test_checkpoint_records_count_and_head_and_verifies(ctx: AppContext, biz: Bu
             select(s.journal_heads).where(s.journal_heads.c.tenant_id == biz.tenant_id)
         ).one()
     )
-    assert doc["entries"] == head.seq and doc["head"] == head.head_hash.hex()
-    assert doc["business"] == "mueller" and len(doc["key_id"]) == 16
+    assert doc["entries"] == head.seq
+    assert doc["head"] == head.head_hash.hex()
+    assert doc["business"] == "mueller"
+    assert len(doc["key_id"]) == 16
     assert _check(ctx, data).ok
     _fill(ctx, biz, 2)  # the journal grows: the checkpoint still holds
     result = _check(ctx, data)
-    assert result.ok and result.journal_count == head.seq + 2
+    assert result.ok
+    assert result.journal_count == head.seq + 2
 
 
 def test_altered_or_foreign_checkpoints_are_refused(ctx: AppContext, biz: Business) -> None:
@@ -81,7 +84,7 @@ def test_altered_or_foreign_checkpoints_are_refused(ctx: AppContext, biz: Busine
     stranger = public_bytes(Ed25519PrivateKey.generate())
     with pytest.raises(CheckpointError, match="another key"):
         verify_checkpoint(data, public_key=stranger)
-    with pytest.raises(CheckpointError, match="malformed|not a checkpoint"):
+    with pytest.raises(CheckpointError, match=r"malformed|not a checkpoint"):
         verify_checkpoint(b"{}")
     with pytest.raises(CheckpointError, match="malformed"):
         verify_checkpoint(b"\xff\xfe")
@@ -147,7 +150,8 @@ def test_a_consistently_rewritten_journal_is_named(ctx: AppContext, biz: Busines
         [plain] = verify_all(conn, ctx.keys, "mueller")
     assert plain.ok  # the chain alone cannot tell
     result = _check(ctx, data)
-    assert not result.ok and result.problem.startswith(f"entry {count} differs")
+    assert not result.ok
+    assert result.problem.startswith(f"entry {count} differs")
 
 
 def test_checkpoint_files_and_the_newest(ctx: AppContext, biz: Business, clock: FakeClock) -> None:
@@ -215,4 +219,5 @@ def test_daily_checkpoint_is_written_once_a_day_and_mailed_to_the_owner(
     assert run_due(ctx)["checkpoints"] == 0
     clock.advance(hours=1)
     assert run_due(ctx)["checkpoints"] == 1
-    assert len(list(folder.iterdir())) == 2 and len(inbox[0].messages) == 2
+    assert len(list(folder.iterdir())) == 2
+    assert len(inbox[0].messages) == 2

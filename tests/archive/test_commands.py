@@ -19,12 +19,14 @@ def test_public_key_checkpoint_export_and_offline_verification(tmp_path: Path) -
     out = ok(zunft(env, "archive", "public-key"))
     public, _, rest = out.partition("  ")
     assert mode(data / "signing-key") == 0o600
-    assert "key id" in rest and len(public) == 44
+    assert "key id" in rest
+    assert len(public) == 44
 
     # A checkpoint, written outside the database, proves the journal up to it.
     out = ok(zunft(env, "archive", "checkpoint"))
     slug, _, file = out.strip().partition(": ")
-    assert slug == "mueller" and Path(file).parent == data / "checkpoints" / "mueller"
+    assert slug == "mueller"
+    assert Path(file).parent == data / "checkpoints" / "mueller"
     out = ok(zunft(env, "archive", "verify", "--checkpoint", file))
     assert out.startswith("mueller: OK, the journal holds the ")
 
@@ -33,7 +35,8 @@ def test_public_key_checkpoint_export_and_offline_verification(tmp_path: Path) -
     result = zunft(env, "archive", "export", "mueller", "-o", str(target), "--from", "2020-01-01")
     out = ok(result)
     assert "export: 100 %" in result.stderr
-    assert out.startswith(f"{target}: ") and target.exists()
+    assert out.startswith(f"{target}: ")
+    assert target.exists()
     refused(zunft(env, "archive", "export", "mueller", "-o", str(target)), 2, "exists")
 
     # Offline: no data directory, no database; the key pinned or taken from the manifest.
