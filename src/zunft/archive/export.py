@@ -784,3 +784,8 @@ def run_export(
     )
     ctx.write(lambda tx: do_record_export(tx, req, summary))
     return summary
+
+
+def do_record_download(tx: Tx, *, tenant_id: str, actor_id: str, export_id: str) -> None:
+    """Journal that a finished export left the server (who fetched which export)."""
+    tx.append(tenant_id, "archive.export_downloaded", {"export_id": export_id}, actor_id=actor_id)
