@@ -14,6 +14,7 @@ import io
 from dataclasses import dataclass, field
 
 from fpdf import FPDF
+from fpdf.fonts import CoreFont
 
 from zunft.archive.tables import date_of, time_of
 
@@ -22,9 +23,11 @@ _REPLACE = {"–": "-", "—": "-", "„": '"', "“": '"', "”": '"', "‚": "
 THUMB_MM = 40.0
 
 
+_TABLE = str.maketrans(_REPLACE)
+
+
 def pdf_text(text: str) -> str:
-    text = "".join(_REPLACE.get(c, c) for c in text)
-    return text.encode("latin-1", "replace").decode("latin-1")
+    return text.translate(_TABLE).encode("latin-1", "replace").decode("latin-1")
 
 
 @dataclass
@@ -100,47 +103,90 @@ class Transcript:
         pdf.ln(4)
         self.pdf = pdf
 
-    def add(self, e: Entry) -> None:
+    # fpdf2's multi_cell breaks lines in a way that costs milliseconds per message (it
+    # re-measures the line for every character); a transcript of 100,000 messages would take
+    # many minutes. Lines are broken here with the font's own character widths, and each line
+    # is placed with text(), which costs some microseconds.
+    def _para(self, text: str, style: str, size: float, line_h: float, indent: float = 0) -> None:
         pdf = self.pdf
+        pdf.set_font("Helvetica", style, size)
+        font = pdf.current_font
+        widths: dict[str, int] = font.cw if isinstance(font, CoreFont) else {}
+        scale = size * 0.001 * 25.4 / 72  # font units to mm
+        room = (pdf.w - pdf.l_margin - pdf.r_margin - indent) / scale
+        for paragraph in pdf_text(text).split("\n"):
+            for line in _wrap(paragraph, widths, room):
+                self._line(line, line_h, indent, size)
+
+    def _line(self, line: str, line_h: float, indent: float, size: float) -> None:
+        pdf = self.pdf
+        if pdf.get_y() + line_h > pdf.h - pdf.b_margin:
+            pdf.add_page()
+        pdf.text(pdf.l_margin + indent, pdf.get_y() + size * 0.3528 * 0.85, line)
+        pdf.set_y(pdf.get_y() + line_h)
+
+    def add(self, e: Entry) -> None:
         self.count += 1
-        pdf.set_font("Helvetica", "B", 9)
         head = f"{date_of(e.time_ms)} {time_of(e.time_ms)}  {e.author}"
         if e.deleted_at is not None:
             head += f"  [gelöscht am {date_of(e.deleted_at)} {time_of(e.deleted_at)}"
             head += f" von {e.deleted_by}]" if e.deleted_by else "]"
         elif e.edited_at is not None:
             head += f"  [bearbeitet am {date_of(e.edited_at)} {time_of(e.edited_at)}]"
-        pdf.multi_cell(0, 4.5, pdf_text(head), new_x="LMARGIN", new_y="NEXT")
+        self._para(head, "B", 9, 4.5)
         if e.reply_to:
-            pdf.set_font("Helvetica", "I", 8)
-            pdf.multi_cell(0, 4, pdf_text(f"Antwort auf {e.reply_to}"), new_x="LMARGIN",
-                           new_y="NEXT")  # fmt: skip
+            self._para(f"Antwort auf {e.reply_to}", "I", 8, 4, indent=4)
         if e.text:
-            pdf.set_font("Helvetica", "", 10)
-            pdf.multi_cell(0, 5, pdf_text(e.text), new_x="LMARGIN", new_y="NEXT")
+            self._para(e.text, "", 10, 5, indent=4)
         for rev, written, text in e.earlier:
-            pdf.set_font("Helvetica", "I", 8)
-            label = f"Fassung {rev} vom {date_of(written)} {time_of(written)}: {text}"
-            pdf.multi_cell(0, 4, pdf_text(label), new_x="LMARGIN", new_y="NEXT")
+            self._para(
+                f"Fassung {rev} vom {date_of(written)} {time_of(written)}: {text}", "I", 8, 4, 4
+            )
         for a in e.attachments:
             self._attachment(a)
-        pdf.ln(2.5)
+        self.pdf.set_y(self.pdf.get_y() + 2.5)
 
     def _attachment(self, a: Attachment) -> None:
         pdf = self.pdf
-        pdf.set_font("Helvetica", "", 8)
         label = {"photo": "Foto", "video": "Video", "voice": "Sprachnachricht"}.get(a.kind, "Datei")
         if a.thumb is not None and a.width and a.height:
             scale = THUMB_MM / max(a.width, a.height)
             w, h = a.width * scale, a.height * scale
-            if pdf.get_y() + h > pdf.h - 18:
+            if pdf.get_y() + h > pdf.h - pdf.b_margin:
                 pdf.add_page()
-            pdf.image(io.BytesIO(a.thumb), w=w, h=h)
-        pdf.multi_cell(0, 4, pdf_text(f"{label}: {a.name} ({_size(a.size)})"), new_x="LMARGIN",
-                       new_y="NEXT")  # fmt: skip
+            pdf.image(io.BytesIO(a.thumb), x=pdf.l_margin + 4, y=pdf.get_y(), w=w, h=h)
+            pdf.set_y(pdf.get_y() + h + 1)
+        self._para(f"{label}: {a.name} ({_size(a.size)})", "", 8, 4, indent=4)
 
     def output(self) -> bytes:
         if self.count == 0:
-            self.pdf.set_font("Helvetica", "I", 10)
-            self.pdf.multi_cell(0, 5, "Keine Nachrichten im Zeitraum.")
+            self._para("Keine Nachrichten im Zeitraum.", "I", 10, 5)
         return bytes(self.pdf.output())
+
+
+def _wrap(text: str, widths: dict[str, int], room: float) -> list[str]:
+    """Greedy line breaking at spaces (a word longer than a line is cut)."""
+    if not text:
+        return [""]
+    lines: list[str] = []
+    start = 0  # where the current line begins
+    width = 0.0
+    space = -1  # index of the last space in the current line
+    i = 0
+    n = len(text)
+    while i < n:
+        c = text[i]
+        if c == " ":
+            space = i
+        width += widths.get(c, 500)
+        if width > room and i > start:
+            cut = space if space > start else i
+            lines.append(text[start:cut])
+            start = cut + 1 if cut == space else cut
+            i = start
+            width = 0.0
+            space = -1
+            continue
+        i += 1
+    lines.append(text[start:])
+    return lines
