@@ -21,6 +21,8 @@ from zunft.archive.tables import date_of, time_of
 _REPLACE = {"–": "-", "—": "-", "„": '"', "“": '"', "”": '"', "‚": "'", "‘": "'", "’": "'",
             "…": "...", "€": "EUR", "\u00a0": " ", "\t": "    "}  # fmt: skip
 THUMB_MM = 40.0
+KINDS = {"project": "Auftrag", "channel": "Kanal", "customer": "Kunden-Chat",
+         "direct": "Direktchat"}  # fmt: skip
 
 
 _TABLE = str.maketrans(_REPLACE)
@@ -91,17 +93,16 @@ class Transcript:
         pdf.add_page()
         pdf.set_font("Helvetica", "B", 18)
         pdf.multi_cell(0, 10, pdf_text(name), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", "", 10)
+        self.pdf = pdf
         for label, value in (
             ("Betrieb", business),
-            ("Unterhaltung", f"{title} ({kind})"),
+            ("Unterhaltung", f"{title} ({KINDS.get(kind, kind)})"),
             ("Zeitraum", period),
             ("Erstellt", created),
             ("Journal-Stand", head),
         ):
-            pdf.multi_cell(0, 5, pdf_text(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+            self._para(f"{label}: {value}", "", 10, 5)
         pdf.ln(4)
-        self.pdf = pdf
 
     # fpdf2's multi_cell breaks lines in a way that costs milliseconds per message (it
     # re-measures the line for every character); a transcript of 100,000 messages would take
