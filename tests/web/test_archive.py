@@ -168,3 +168,19 @@ def test_an_export_cut_short_by_shutdown_says_interrupted(
         assert sorted(p.name for p in folder.iterdir()) == ["job.json"]
         ok(owner.post("/archive/exports", json={}), 202)  # a new one may start
         gate.set()
+
+
+def test_a_finished_export_is_deleted_after_a_day(
+    ctx: AppContext, client: TestClient, biz: Business, clock: Any
+) -> None:
+    owner = login(client, biz, "owner")
+    job = ok(owner.post("/archive/exports", json={}), 202)
+    assert _exports(client).wait(job["id"])
+    folder = ctx.settings.data_path / "exports" / biz.tenant_id / job["id"]
+    assert (folder / "export.zip").exists()
+    clock.advance(hours=23)
+    assert [j["id"] for j in ok(owner.get("/archive/exports"))["exports"]] == [job["id"]]
+    clock.advance(hours=1)
+    assert ok(owner.get("/archive/exports"))["exports"] == []
+    assert not folder.exists()
+    assert owner.get(f"/archive/exports/{job['id']}").status_code == 404
