@@ -53,6 +53,17 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _rss_parts_mb() -> dict[str, float]:
+    """RssAnon (the process's own memory) and RssFile (file pages it maps: SQLite's
+    memory-mapped database counts here, and is given back under memory pressure)."""
+    parts = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(("RssAnon:", "RssFile:")):
+            name, value = line.split(":", 1)
+            parts[name] = round(int(value.split()[0]) / 1024, 1)
+    return parts
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -218,11 +229,11 @@ def phase_export(values: dict[str, Any], info: dict[str, Any], out: Any) -> None
     with bench_context(settings) as ctx:
         base = _rss_mb()
         path = settings.data_path / "export.zip"
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         summary = run_export(
             ctx, ExportRequest(info["tenant_id"], "project", info["project_id"]), path
         )
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         peak = _peak_mb()
         t0 = time.perf_counter()
         check = verify_export(path)
@@ -230,11 +241,13 @@ def phase_export(values: dict[str, Any], info: dict[str, Any], out: Any) -> None
         out.put(
             {
                 "export_s": round(seconds, 2),
+                "export_cpu_s": round(cpu, 2),
                 "export_messages": summary.messages,
                 "export_files": summary.files,
                 "export_zip_mb": round(path.stat().st_size / 1024 / 1024, 1),
                 "export_baseline_rss_mb": round(base, 1),
                 "export_peak_rss_mb": round(peak, 1),
+                "export_end_rss_mb": _rss_parts_mb(),
                 "verify_export_s": round(verify_seconds, 2),
                 "verify_export_ok": check.ok,
             }
@@ -247,18 +260,20 @@ def phase_verify(values: dict[str, Any], info: dict[str, Any], out: Any) -> None
     settings = Settings(values)
     with bench_context(settings) as ctx:
         base = _rss_mb()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with ctx.engine.connect() as conn:
             [result] = verify_all(conn, ctx.keys, info["verify_slug"])
-        seconds = time.perf_counter() - t0
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
         out.put(
             {
                 "verify_s": round(seconds, 2),
+                "verify_cpu_s": round(cpu, 2),
                 "verify_entries": result.count,
                 "verify_ok": result.ok,
                 "verify_entries_per_s": round(result.count / seconds),
                 "verify_baseline_rss_mb": round(base, 1),
                 "verify_peak_rss_mb": round(_peak_mb(), 1),
+                "verify_end_rss_mb": _rss_parts_mb(),
             }
         )
 
