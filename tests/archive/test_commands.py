@@ -35,6 +35,7 @@ def test_public_key_checkpoint_export_and_offline_verification(tmp_path: Path) -
     result = zunft(env, "archive", "export", "mueller", "-o", str(target), "--from", "2020-01-01")
     out = ok(result)
     assert "export: 100 %" in result.stderr
+    assert mode(target) == 0o600  # decrypted data: for the server's user only
     assert out.startswith(f"{target}: ")
     assert target.exists()
     refused(zunft(env, "archive", "export", "mueller", "-o", str(target)), 2, "exists")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -763,7 +764,9 @@ def run_export(
         with conn.begin():
             rx = Rx(conn, ctx.keys, ctx.now_ms())
             check_export_request(rx, req)
-            with open(part, "wb") as fh:
+            # The ZIP holds decrypted data: readable by the server's user only.
+            fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
                 summary, checkpoint = write_export(
                     rx, req, fh, key=key, store=ctx.blobs, export_id=export_id,
                     progress=progress,
