@@ -18,6 +18,7 @@ from typing import Any
 _esc = json.encoder.encode_basestring
 GENESIS = bytes(32)
 _DOMAIN = b"zunft-journal-v1\n"
+_DOMAIN_HASH = hashlib.sha256(_DOMAIN)  # copied for each entry instead of hashing the prefix
 
 
 def _no_floats(obj: Any) -> None:
@@ -69,7 +70,9 @@ def entry_hash(
             f'"payload":"{payload_digest.hex()}","prev":"{prev_hash.hex()}","seq":{seq},'
             f'"tenant":{_esc(tenant_id)},"ts":{ts}}}'
         )
-        return hashlib.sha256(_DOMAIN + text.encode("utf-8")).digest()
+        digest = _DOMAIN_HASH.copy()
+        digest.update(text.encode("utf-8"))
+        return digest.digest()
     header = {
         "tenant": tenant_id,
         "seq": seq,
