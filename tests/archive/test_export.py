@@ -351,3 +351,16 @@ def test_journal_row_edited_after_export_is_named_by_verify_and_the_export_still
     assert not checked.ok
     assert f"entry {victim}" in (checked.problem or "")
     assert verify_export(exported).ok  # the export is its own proof
+
+
+def test_a_malformed_manifest_is_named_not_a_crash(exported: Path, tmp_path: Path) -> None:
+    manifest = json.loads(read(exported, "manifest.json"))
+    del manifest["files"][0]["size"]
+    bad = tmp_path / "bad.zip"
+    rewrite(
+        exported,
+        bad,
+        lambda n, d: (n, json.dumps(manifest).encode() if n == "manifest.json" else d),
+    )
+    [problem] = verify_export(bad).problems
+    assert problem.startswith("changed: manifest.json (it is malformed")

@@ -681,6 +681,8 @@ def write_export(
             ex.reports(project_ids[part : part + PAGE])
         for part in range(0, len(chat_ids), PAGE):
             ex.consents(chat_ids[part : part + PAGE])
+        if progress is not None:  # files of the period outside it may make done != total
+            progress(max(ex.done, ex.total), max(ex.done, ex.total))
         for table in t.TABLES:
             csv_table, _ = ex.spool[table.file]
             archive.add_file(table.file, csv_table.detach())

@@ -74,12 +74,22 @@ def verify_export(path: Path, *, public_key: bytes | None = None) -> ExportCheck
             signature = base64.b64decode(manifest.pop("signature"), validate=True)
             embedded = base64.b64decode(manifest["public_key"], validate=True)
             listed = {e["path"]: e for e in manifest["files"]}
+            for entry in listed.values():
+                if not (
+                    isinstance(entry["path"], str)
+                    and type(entry["size"]) is int
+                    and isinstance(entry["sha256"], str)
+                ):
+                    raise ValueError(f"a file entry is incomplete: {entry!r:.100}")
+            if not isinstance(manifest.get("journal", {}), dict):
+                raise ValueError("journal is not an object")
             signed = canonical(manifest)
         except (ValueError, KeyError, TypeError, binascii.Error, zipfile.BadZipFile) as exc:
             problems.append(f"changed: {MANIFEST} (it is malformed: {exc})")
             return check
         check.key_id = key_id(embedded)
-        check.business = str(manifest.get("business", {}).get("name", ""))
+        business = manifest.get("business")
+        check.business = str(business.get("name", "")) if isinstance(business, dict) else ""
         journal = manifest.get("journal", {})
         check.journal = f"{journal.get('entries')} entries, head {journal.get('head')}"
         if public_key is not None and embedded != public_key:
