@@ -155,8 +155,11 @@ class Transcript:
             w, h = a.width * scale, a.height * scale
             if pdf.get_y() + h > pdf.h - pdf.b_margin:
                 pdf.add_page()
-            pdf.image(io.BytesIO(a.thumb), x=pdf.l_margin + 4, y=pdf.get_y(), w=w, h=h)
-            pdf.set_y(pdf.get_y() + h + 1)
+            try:
+                pdf.image(io.BytesIO(a.thumb), x=pdf.l_margin + 4, y=pdf.get_y(), w=w, h=h)
+                pdf.set_y(pdf.get_y() + h + 1)
+            except Exception:  # a preview fpdf2 cannot read: the file itself is still exported
+                self._para("(Vorschau nicht lesbar)", "I", 8, 4, indent=4)
         self._para(f"{label}: {a.name} ({_size(a.size)})", "", 8, 4, indent=4)
 
     def output(self) -> bytes:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
@@ -26,7 +26,9 @@ class ExportIn(Body):
     ref_id: str | None = Field(default=None, min_length=1, max_length=26)
     date_from: date | None = None
     date_to: date | None = None
-    classes: list[str] | None = Field(default=None, max_length=20)
+    classes: list[Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        default=None, max_length=20
+    )
 
 
 def _day_start(value: date) -> int:

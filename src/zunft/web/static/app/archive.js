@@ -59,6 +59,9 @@ async function refresh(list, msg) {
     return;
   }
   clear(list);
+  if (msg.textContent === t("archive_started") && !out.exports.some((j) => j.state === "running")) {
+    msg.textContent = "";
+  }
   if (!out.exports.length) list.append(h("li", { class: "muted" }, t("archive_none")));
   for (const job of out.exports) list.append(item(job));
   // Poll while one runs and the screen is still shown.
