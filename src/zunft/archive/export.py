@@ -32,7 +32,7 @@ import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -719,6 +719,12 @@ def write_export(
         summary.bytes = archive.bytes
         archive.add(MANIFEST, data)
         archive.zf.close()
+    except BaseException:
+        # Close the ZIP while its file is still open (the caller deletes the part file);
+        # left to the garbage collector it would write to a closed file.
+        with suppress(Exception):
+            archive.zf.close()
+        raise
     finally:
         ex.close()
     summary.chats = len(chats)
