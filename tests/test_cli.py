@@ -105,6 +105,10 @@ PURPOSES = {
     "zunft restore": "empty installation",
     "zunft admin rotate-key": "new key-encryption key",
     "zunft admin sweep-files": "crash leftovers",
+    "zunft archive public-key": "public signing key",
+    "zunft archive checkpoint": "signed checkpoint",
+    "zunft archive export": "signed ZIP",
+    "zunft archive verify-export": "offline",
 }
 
 

@@ -17,9 +17,11 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zunft.accounts.actor import ROLES
+from zunft.archive.commands import add_commands as add_archive_commands
 from zunft.backup.commands import add_commands as add_backup_commands
 from zunft.config import SETTINGS, Settings, SettingsError, load_settings
 from zunft.crypto.kek import KeyError_
@@ -272,6 +274,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     try:
         if not inspect(ctx.engine).has_table("journal"):
             raise CliError("The database has no zunft tables; nothing to verify.")
+        if args.checkpoint:
+            from zunft.archive.commands import verify_with_checkpoint
+
+            return verify_with_checkpoint(ctx, Path(args.checkpoint), args.public_key)
         with ctx.engine.connect() as conn:
             results = verify_all(conn, ctx.keys, args.tenant)
     finally:
@@ -448,6 +454,12 @@ def build_parser() -> argparse.ArgumentParser:
         "recompute the journal's hash chain; exit 0 when intact, 1 naming the first bad entry",
     )
     verify.add_argument("--tenant", help="only this business (short name)")
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="prove the journal still holds everything up to this signed checkpoint",
+    )
+    verify.add_argument("--public-key", help="with --checkpoint: the key it must be signed with")
     verify.set_defaults(fn=cmd_verify)
     docs = _command(
         archive,
@@ -458,6 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("tenant", help="the business's short name")
     docs.add_argument("--out", default=".", help="directory for the PDFs (default: here)")
     docs.set_defaults(fn=cmd_documents)
+    add_archive_commands(archive, _command)
     return parser
 
 

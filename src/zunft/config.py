@@ -246,6 +246,21 @@ SETTINGS: tuple[Setting, ...] = (
         24,
         "An unfinished upload not continued for this many hours expires and is deleted.",
     ),
+    # --- archive: signing key, checkpoints (docs/archive.md) ---
+    Setting(
+        "signing_key",
+        str,
+        "",
+        "Ed25519 signing key of the installation (checkpoints, export manifests), the 32-byte "
+        "seed as base64. When empty, read from (or created in) <data_dir>/signing-key, mode 0600.",
+    ),
+    Setting(
+        "checkpoint_dir",
+        str,
+        "",
+        "Directory for signed journal checkpoints; empty means <data_dir>/checkpoints. Best on "
+        "another disk or a mounted share the database server cannot write.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -273,6 +288,11 @@ class Settings:
         if url:
             return url
         return f"sqlite:///{(self.data_path / 'zunft.sqlite3').resolve()}"
+
+    @property
+    def checkpoint_path(self) -> Path:
+        configured: str = self.values["checkpoint_dir"]
+        return Path(configured) if configured else self.data_path / "checkpoints"
 
     @property
     def secure_cookies(self) -> bool:

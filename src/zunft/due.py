@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from zunft.archive.daily import write_due_checkpoints
 from zunft.context import AppContext
 from zunft.customers.service import do_remind_unanswered
 from zunft.reports.service import do_escalate_due
@@ -21,7 +22,8 @@ log = logging.getLogger(__name__)
 def run_due(ctx: AppContext) -> dict[str, int]:
     escalated = ctx.write(do_escalate_due)
     reminded = ctx.write(do_remind_unanswered)
-    return {"escalated": escalated, "reminded": reminded}
+    checkpoints = write_due_checkpoints(ctx)  # daily, signed (docs/archive.md)
+    return {"escalated": escalated, "reminded": reminded, "checkpoints": checkpoints}
 
 
 async def run_due_forever(ctx: AppContext, interval_seconds: float) -> None:

@@ -72,3 +72,26 @@ def test_entry_hash_matches_the_documented_recipe() -> None:
         }
         args[field] = value
         assert entry_hash(**args) != expected  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("actor", "chat", "kind", "tenant"),
+    [
+        (None, None, "tenant.created", "t"),
+        ("u", "c", "message.sent", "01m8hzmb9dbdsqdawr6bngbdk1"),
+        ('quo"te\\', "Zeile\nneu\t", "kind/äöüß€😀", "\x00\x1f\u2028"),
+    ],
+)
+def test_the_written_out_header_is_the_canonical_one(
+    actor: str | None, chat: str | None, kind: str, tenant: str
+) -> None:
+    """entry_hash writes the header out by hand for speed; it must equal canonical()."""
+    prev, digest = bytes(range(32)), hashlib.sha256(b"x").digest()
+    header = {"tenant": tenant, "seq": 7, "ts": -5, "kind": kind, "actor": actor,
+              "chat": chat, "prev": prev.hex(), "payload": digest.hex()}  # fmt: skip
+    expected = hashlib.sha256(b"zunft-journal-v1\n" + canonical(header)).digest()
+    got = entry_hash(
+        tenant_id=tenant, seq=7, ts=-5, kind=kind, actor_id=actor, chat_id=chat,
+        prev_hash=prev, payload_digest=digest,
+    )  # fmt: skip
+    assert got == expected

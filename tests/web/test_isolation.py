@@ -81,6 +81,9 @@ OPS: dict[tuple[str, str], Callable[[Ids], dict[str, Any]] | None] = {
     ("HEAD", "/uploads/{upload_id}"): None,
     ("PATCH", "/uploads/{upload_id}"): lambda a: {},  # bytes in truth; the id fails first
     ("DELETE", "/uploads/{upload_id}"): None,
+    # Archive exports (issue 7).
+    ("GET", "/archive/exports/{export_id}"): None,
+    ("GET", "/archive/exports/{export_id}/download"): None,
 }
 # Operations with a path parameter that are not walked, each with the reason.
 EXEMPT = {
@@ -184,7 +187,10 @@ def _populate(client: TestClient, biz: Business) -> dict[str, list[str]]:
         },
     )
     assert tus.status_code == 201, tus.text
+    export = _ok(owner.post("/archive/exports", json={}), 202)["id"]
+    assert client.app.state.exports.wait(export)  # type: ignore[attr-defined]
     return {
+        "export_id": [export],
         "file_id": [_ok(photo, 201)["id"]],
         "upload_id": [tus.headers["location"].rsplit("/", 1)[1]],
         "project_id": [project["id"]],
@@ -357,6 +363,19 @@ BODY_IDS: list[tuple[str, str, str, Callable[[str], dict[str, Any]]]] = [
         lambda i: {"json": _msg("Hallo", reply_to_id=i)},
     ),
     ("chat_id", "GET", "/search", lambda i: {"params": {"q": "Zugangscode", "chat_id": i}}),
+    (
+        "project_id",
+        "POST",
+        "/archive/exports",
+        lambda i: {"json": {"scope": "project", "ref_id": i}},
+    ),
+    ("chat_id", "POST", "/archive/exports", lambda i: {"json": {"scope": "chat", "ref_id": i}}),
+    (
+        "user_id",
+        "POST",
+        "/archive/exports",
+        lambda i: {"json": {"scope": "person", "ref_id": i}},
+    ),
     (
         "user_id",
         "POST",

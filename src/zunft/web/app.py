@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from zunft import __version__
+from zunft.archive.jobs import ExportJobs
 from zunft.context import AppContext
 from zunft.due import run_due_forever
 from zunft.realtime.hub import Hub
@@ -20,6 +21,7 @@ from zunft.web import errors
 from zunft.web.guards import JsonBodyGuard, SecurityHeaders
 from zunft.web.routes import (
     admin,
+    archive,
     auth,
     chats,
     customers,
@@ -88,6 +90,7 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
                     await task
             app.state.hub = None
             await hub.stop()
+            await asyncio.to_thread(app.state.exports.close)  # running exports end
 
     app = FastAPI(
         lifespan=lifespan,
@@ -103,6 +106,7 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
         redirect_slashes=False,
     )
     app.state.ctx = ctx
+    app.state.exports = ExportJobs(ctx)  # archive exports run outside requests (archive/jobs.py)
     errors.install(app)
     api = APIRouter(prefix=API)
     for module in (
@@ -119,6 +123,7 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
         files,
         gallery,
         documents,
+        archive,
     ):
         api.include_router(module.router)
 

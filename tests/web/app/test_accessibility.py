@@ -25,7 +25,16 @@ def serious(page: Any) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "url", ["/", "/#/search", "/#/devices", "/#/profile", "/#/admin/users", "/#/admin/projects"]
+    "url",
+    [
+        "/",
+        "/#/search",
+        "/#/devices",
+        "/#/profile",
+        "/#/admin/users",
+        "/#/admin/projects",
+        "/#/admin/archive",
+    ],
 )
 def test_no_serious_violations(
     people: Any, live: Live, ctx: AppContext, biz: Business, url: str

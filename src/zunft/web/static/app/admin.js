@@ -11,11 +11,13 @@ const ROLES = ["owner", "office", "lead", "worker", "apprentice"];
 export function renderAdminScreen(main, section) {
   main.append(h("nav", { class: "subtabs", "aria-label": t("nav_admin") },
     h("a", { href: "#/admin/users", class: "tab", "aria-current": section === "users" ? "page" : null }, t("admin_users")),
-    h("a", { href: "#/admin/projects", class: "tab", "aria-current": section === "projects" ? "page" : null }, t("admin_projects"))));
+    h("a", { href: "#/admin/projects", class: "tab", "aria-current": section === "projects" ? "page" : null }, t("admin_projects")),
+    h("a", { href: "#/admin/archive", class: "tab", "aria-current": section === "archive" ? "page" : null }, t("archive_tab"))));
   const body = h("div");
   const msg = h("p", { role: "status", class: "notice" });
   main.append(msg, body);
-  if (section === "projects") projects(body, msg);
+  if (section === "archive") import("./archive.js").then((m) => m.renderArchive(body, msg));
+  else if (section === "projects") projects(body, msg);
   else users(body, msg);
 }
 
