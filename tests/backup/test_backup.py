@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, delete, select, update
 
 from tests.backup.conftest import blob_contents, table_rows
 from tests.blobs import samples
@@ -22,6 +23,7 @@ from zunft.backup.restore import restore_backup
 from zunft.config import Settings
 from zunft.context import AppContext, open_context
 from zunft.crypto.kek import write_key_file
+from zunft.db import schema as s
 from zunft.messages.service import do_send_message
 
 
@@ -76,7 +78,16 @@ def test_restore_gives_back_every_row_and_file(
     assert restored.blobs == summary.blobs
     assert table_rows(target.effective_database_url) == table_rows(settings.effective_database_url)
     assert blob_contents(target.data_path / "blobs") == blob_contents(settings.data_path / "blobs")
-    assert _verify_restored(target, restored.tenants) == []
+    assert _verify_restored(target, restored.tenants, restored.checkpoints) == []
+    # the backup's signed checkpoint, kept outside the database too, and the installation's
+    # signing key and checkpoints come back with it
+    assert set(restored.checkpoints) == {"mueller"}
+    assert (target.data_path / "signing-key").read_bytes() == (
+        settings.data_path / "signing-key"
+    ).read_bytes()
+    assert sorted(p.name for p in (target.data_path / "checkpoints" / "mueller").iterdir()) == [
+        p.name for p in sorted((settings.data_path / "checkpoints" / "mueller").iterdir())
+    ]
 
     # and the restored installation serves the content
     again = open_context(target, migrate=True)
@@ -201,3 +212,22 @@ def test_an_existing_backup_file_is_not_overwritten(backup_file: Path, settings:
     with pytest.raises(BackupError, match="exists already"):
         make_backup(settings, backup_file)
     assert backup_file.read_bytes() == before
+
+
+def test_a_restored_journal_cut_short_is_caught_by_the_backups_checkpoint(
+    backup_file: Path, target: Settings
+) -> None:
+    restored = restore_backup(target, backup_file)
+    [t] = restored.tenants
+    last = t["journal_count"]
+    engine = create_engine(target.effective_database_url)
+    with engine.begin() as conn:  # cut the newest entry off and set the head back to match
+        prev = conn.execute(
+            select(s.journal.c.entry_hash).where(s.journal.c.seq == last - 1)
+        ).scalar_one()
+        conn.execute(delete(s.journal_payloads).where(s.journal_payloads.c.seq == last))
+        conn.execute(delete(s.journal).where(s.journal.c.seq == last))
+        conn.execute(update(s.journal_heads).values(seq=last - 1, head_hash=prev))
+    engine.dispose()
+    problems = _verify_restored(target, restored.tenants, restored.checkpoints)
+    assert any(f"entry {last} is missing" in p for p in problems), problems

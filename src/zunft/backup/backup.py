@@ -3,6 +3,10 @@
 What goes in, as one tar stream inside a sealed container (`sealed.py`):
 
     database/zunft.sqlite3 | database/zunft.pgdump   the database at one moment
+    checkpoints/<slug>.json                          each business's journal head at that
+                                                     moment, signed with the installation key
+    checkpoints/history/<slug>/<file>                the checkpoints kept so far
+    keys/signing-key                                 the installation's signing key (its file)
     blobs/<key>                                      every object of the blob store
     backup.json                                      last: what the backup holds, with the
                                                      SHA-256 of every other member
@@ -38,12 +42,16 @@ from sqlalchemy import Connection, create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from zunft import __version__
+from zunft.archive.checkpoint import sign_checkpoint, write_checkpoint_file
 from zunft.backup.sealed import SealedWriter
 from zunft.blobs.store import BlobStore, open_store
 from zunft.config import Settings
 from zunft.crypto.kek import kek_id, load_kek
+from zunft.crypto.signing import FILE_NAME as SIGNING_KEY_FILE
+from zunft.crypto.signing import load_signing_key
 from zunft.db import schema as s
 from zunft.db.engine import make_engine
+from zunft.journal.chain import GENESIS
 
 FORMAT = 1
 Progress = Callable[[str], None]
@@ -206,6 +214,32 @@ def _add(tar: tarfile.TarFile, name: str, size: int, src: BinaryIO) -> str:
     return hashing.sha.hexdigest()
 
 
+def _checkpoints(settings: Settings, tenants: list[dict[str, Any]]) -> Iterator[tuple[str, bytes]]:
+    """The backup's own signed checkpoints (also kept in the checkpoint directory, outside the
+    database), the checkpoints kept so far, and the signing key's file."""
+    root = settings.checkpoint_path
+    if root.is_dir():
+        for path in sorted(root.rglob("*.json")):
+            if path.is_file() and not path.name.startswith("."):
+                yield f"checkpoints/history/{path.relative_to(root).as_posix()}", path.read_bytes()
+    key = load_signing_key(settings)
+    now = int(time.time() * 1000)
+    for t in tenants:
+        data = sign_checkpoint(
+            key,
+            tenant_id=t["id"],
+            slug=t["slug"],
+            count=t["journal_count"],
+            head_hash=bytes.fromhex(t["head_hash"]) if t["head_hash"] else GENESIS,
+            time_ms=now,
+        )
+        write_checkpoint_file(settings.checkpoint_path, t["slug"], data, now)
+        yield f"checkpoints/{t['slug']}.json", data
+    key_file = settings.data_path / SIGNING_KEY_FILE
+    if not settings.signing_key and key_file.is_file():
+        yield "keys/signing-key", key_file.read_bytes()
+
+
 def make_backup(settings: Settings, out: Path, progress: Progress | None = None) -> BackupSummary:
     """Write the backup to `out` (made anew, mode 0600; an existing file is not overwritten)."""
     say = progress or (lambda _msg: None)
@@ -240,6 +274,8 @@ def make_backup(settings: Settings, out: Path, progress: Progress | None = None)
                         tar, f"database/{db_name}", db_copy.stat().st_size, src
                     )
                 db_copy.unlink()
+                for name, data in _checkpoints(settings, tenants):
+                    files[name] = _add(tar, name, len(data), io.BytesIO(data))
                 blobs = 0
                 for key in store.keys(""):
                     data = store.get(key)

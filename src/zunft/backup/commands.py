@@ -40,18 +40,34 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
-def _verify_restored(settings: Any, tenants: list[dict[str, Any]]) -> list[str]:
-    """Problems of the restored journals: a broken chain, or heads unlike the backup's."""
+def _verify_restored(
+    settings: Any, tenants: list[dict[str, Any]], checkpoints: dict[str, bytes] | None = None
+) -> list[str]:
+    """Problems of the restored journals: a broken chain, heads unlike the backup's, or a
+    journal that does not hold what the backup's signed checkpoint says."""
+    from zunft.archive.checkpoint import (
+        CheckpointError,
+        check_against_journal,
+        verify_checkpoint,
+    )
     from zunft.archive.verify import verify_all
     from zunft.context import open_context
 
     ctx = open_context(settings, migrate=False)
+    problems = []
     try:
         with ctx.engine.connect() as conn:
             results = {r.tenant_id: r for r in verify_all(conn, ctx.keys)}
+            for slug, data in sorted((checkpoints or {}).items()):
+                try:
+                    check = check_against_journal(conn, ctx.keys, verify_checkpoint(data))
+                except CheckpointError as exc:
+                    problems.append(f"{slug}: the backup's checkpoint is not valid: {exc}")
+                    continue
+                if not check.ok:
+                    problems.append(f"{slug}: {check.problem}")
     finally:
         ctx.close()
-    problems = []
     for t in tenants:
         r = results.get(t["id"])
         if r is None:
@@ -72,13 +88,16 @@ def cmd_restore(args: argparse.Namespace) -> int:
         summary = restore_backup(settings, Path(args.file), progress=_say)
     except BackupError as exc:
         return _fail(f"{exc}. Nothing was restored.")
-    problems = _verify_restored(settings, summary.tenants)
+    problems = _verify_restored(settings, summary.tenants, summary.checkpoints)
     for p in problems:
         print(f"FAILED {p}")
     if problems:
         return 1
     for t in summary.tenants:
-        print(f"  {t['slug']}: {t['journal_count']} journal entries, chain verified")
+        print(
+            f"  {t['slug']}: {t['journal_count']} journal entries, chain verified, "
+            "signed checkpoint matches"
+        )
     print(f"restored: {summary.database} database, {summary.blobs} files")
     return 0
 

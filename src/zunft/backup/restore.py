@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 
+from zunft.archive.checkpoint import file_name
 from zunft.backup.backup import (
     FORMAT,
     BackupError,
@@ -35,6 +36,7 @@ from zunft.backup.backup import (
 from zunft.backup.sealed import SealedReader, SealError, read_header
 from zunft.config import Settings
 from zunft.crypto.kek import load_kek
+from zunft.crypto.signing import FILE_NAME as SIGNING_KEY_FILE
 from zunft.db.engine import make_engine
 
 
@@ -43,13 +45,27 @@ class RestoreSummary:
     database: str
     tenants: list[dict[str, Any]]
     blobs: int
+    checkpoints: dict[str, bytes]  # slug -> the backup's own signed checkpoint
+
+
+def _put_back_file(target: Path, data: bytes) -> None:
+    """Write a file that is not there yet (mode 0600); one that is there stays."""
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _safe_name(name: str) -> PurePosixPath:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or not path.parts:
         raise BackupError(f"the backup holds a file with an unsafe name: {name!r}")
-    if path.parts[0] not in ("database", "blobs") and name != "backup.json":
+    if path.parts[0] not in ("database", "blobs", "checkpoints", "keys") and name != "backup.json":
         raise BackupError(f"the backup holds an unexpected file: {name!r}")
     return path
 
@@ -189,7 +205,25 @@ def restore_backup(
                 blobs += 1
                 if blobs % 500 == 0:
                     say(f"files: {blobs}")
+        own: dict[str, bytes] = {}
+        for name in sorted(manifest["files"]):
+            data_path = work.joinpath(*PurePosixPath(name).parts)
+            if name.startswith("checkpoints/history/"):
+                rel = PurePosixPath(name.removeprefix("checkpoints/history/"))
+                _put_back_file(
+                    settings.checkpoint_path.joinpath(*rel.parts), data_path.read_bytes()
+                )
+            elif name.startswith("checkpoints/"):
+                slug, data = PurePosixPath(name).stem, data_path.read_bytes()
+                own[slug] = data
+                body = json.loads(data)
+                target = settings.checkpoint_path / slug / file_name(body["time"], body["entries"])
+                _put_back_file(target, data)
+            elif name == "keys/signing-key" and not settings.signing_key:
+                _put_back_file(settings.data_path / SIGNING_KEY_FILE, data_path.read_bytes())
         say("database")
         db_name = "zunft.sqlite3" if kind == "sqlite" else "zunft.pgdump"
         _restore_database(settings, kind, work / "database" / db_name)
-    return RestoreSummary(database=kind, tenants=list(manifest["tenants"]), blobs=blobs)
+    return RestoreSummary(
+        database=kind, tenants=list(manifest["tenants"]), blobs=blobs, checkpoints=own
+    )
