@@ -1,4 +1,5 @@
-"""Work that falls due with time: report escalations and customer-question reminders.
+"""Work that falls due with time: report escalations, customer-question reminders, and
+erasure when retention ends (zunft.retention.erasure).
 
 `run_due(ctx)` does all of it once, at the context clock's "now"; the server calls it every
 ZUNFT_DUE_INTERVAL_SECONDS from a background task, and tests call it directly after moving a
@@ -14,6 +15,7 @@ import logging
 from zunft.context import AppContext
 from zunft.customers.service import do_remind_unanswered
 from zunft.reports.service import do_escalate_due
+from zunft.retention.erasure import run_erasure
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +23,7 @@ log = logging.getLogger(__name__)
 def run_due(ctx: AppContext) -> dict[str, int]:
     escalated = ctx.write(do_escalate_due)
     reminded = ctx.write(do_remind_unanswered)
-    return {"escalated": escalated, "reminded": reminded}
+    return {"escalated": escalated, "reminded": reminded, **run_erasure(ctx)}
 
 
 async def run_due_forever(ctx: AppContext, interval_seconds: float) -> None:

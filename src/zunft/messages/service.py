@@ -27,6 +27,8 @@ from zunft.db.prepared import Prepared
 from zunft.db.tx import Rx, Tx
 from zunft.errors import Conflict, Forbidden, Invalid, NotFound
 from zunft.ids import new_id
+from zunft.retention.keys import get_unit_key
+from zunft.retention.rules import chat_default_class, year_of
 from zunft.search.tokens import stems
 
 MAX_TEXT = 10_000
@@ -39,7 +41,13 @@ MENTION_ALL = re.compile(r"(?<!\w)@alle\b", re.IGNORECASE)
 # through SQLAlchemy cost far more than SQLite's own work, and this runs for every message).
 _m = s.chat_members
 _POSTING = Prepared(
-    select(s.chats.c.kind, s.projects.c.status, _m.c.user_id, s.customers.c.withdrawn_at)
+    select(
+        s.chats.c.kind,
+        s.projects.c.status,
+        _m.c.user_id,
+        s.customers.c.withdrawn_at,
+        s.chats.c.doc_class,
+    )
     .select_from(s.chats)
     .outerjoin(s.projects, s.projects.c.id == s.chats.c.project_id)
     .outerjoin(_m, (_m.c.chat_id == s.chats.c.id) & (_m.c.user_id == bindparam("user_id")))
@@ -82,13 +90,17 @@ def message_view(
     cipher: TenantCipher, row: Any, attachments: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     deleted = row.deleted_at is not None
+    erased = row.erased_at is not None
     return {
         "id": row.id,
         "chat_id": row.chat_id,
         "seq": row.seq,
         "sender_id": row.sender_id,
-        # A tombstone for readers; the text stays encrypted in the row for the archive.
-        "text": None if deleted else cipher.decrypt(f"messages.body/{row.id}", row.body_enc),
+        # A tombstone for readers; the text stays encrypted in the row for the archive,
+        # until its retention ends and it is erased (zunft.retention.erasure).
+        "text": None
+        if deleted or erased
+        else cipher.decrypt(f"messages.body/{row.id}", row.body_enc),
         "reply_to_id": row.reply_to_id,
         "mentions": json.loads(row.mentions),
         "mention_all": bool(row.mention_all),
@@ -96,7 +108,8 @@ def message_view(
         "edited_at": row.edited_at,
         "edit_count": row.edit_count,
         "deleted": deleted,
-        "attachments": [] if deleted else (attachments or []),
+        "erased": erased,
+        "attachments": [] if deleted or erased else (attachments or []),
     }
 
 
@@ -116,14 +129,15 @@ def _index(
     _INSERT_TOKENS.run_many(tx.conn, rows)
 
 
-def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> None:
-    """The rules of chats.service.access_chat_for_posting in one query (the send path)."""
+def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> str:
+    """The rules of chats.service.access_chat_for_posting in one query (the send path).
+    Returns the chat's document class (zunft.retention.rules)."""
     row = _POSTING.first(
         tx.conn, {"chat_id": chat_id, "tenant_id": actor.tenant_id, "user_id": actor.user_id}
     )
     if row is None:
         raise NotFound("No such chat.")
-    kind, project_status, member, withdrawn_at = row
+    kind, project_status, member, withdrawn_at, doc_class = row
     if member is None and not (actor.is_admin and kind != "direct"):
         raise NotFound("No such chat.")  # not visible to this person: same as missing
     if project_status == "archived":
@@ -132,6 +146,7 @@ def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> None:
         raise Conflict(CONSENT_WITHDRAWN_MESSAGE, code="consent_withdrawn")
     if actor.kind == "customer":
         check_customer_consent(tx, actor)
+    return str(doc_class or chat_default_class(kind))
 
 
 def do_send_message(
@@ -146,7 +161,7 @@ def do_send_message(
 ) -> dict[str, Any]:
     # A photo needs no words: with attachments the text may be empty.
     text = "" if attachments and not text.strip() else check_text(text)
-    _check_posting(tx, actor, chat_id)
+    doc_class = _check_posting(tx, actor, chat_id)
     files = check_attachments(tx, actor, chat_id, attachments) if attachments else []
     if reply_to_id is not None:
         parent = tx.conn.execute(
@@ -166,13 +181,23 @@ def do_send_message(
     cipher = tx.cipher(actor.tenant_id)
     message_id = new_id()
     seq = tx.next_seq(actor.tenant_id)
+    # The message's erasure unit (zunft.retention.keys): its text, later versions and
+    # journal payloads are all encrypted with this key, so destroying it shreds them.
+    key = get_unit_key(
+        tx,
+        actor.tenant_id,
+        chat_id=chat_id,
+        doc_class=doc_class,
+        year=year_of(tx.now_ms),
+        author_id=actor.user_id,
+    )
     row = {
         "id": message_id,
         "tenant_id": actor.tenant_id,
         "chat_id": chat_id,
         "seq": seq,
         "sender_id": actor.user_id,
-        "body_enc": cipher.encrypt(f"messages.body/{message_id}", text),
+        "body_enc": cipher.encrypt(f"messages.body/{message_id}", text, key),
         "reply_to_id": reply_to_id,
         "mentions": json.dumps(mention_ids),
         "mention_all": mention_all,
@@ -181,6 +206,9 @@ def do_send_message(
         "edit_count": 0,
         "deleted_at": None,
         "deleted_by": None,
+        "doc_class": None,
+        "content_key": key,
+        "erased_at": None,
     }
     _INSERT_MESSAGE.run(tx.conn, row)
     payload: dict[str, Any] = {
@@ -207,7 +235,12 @@ def do_send_message(
         )
         payload["attachments"] = [f.id for f in files]
     event = tx.append(
-        actor.tenant_id, "message.sent", payload, actor_id=actor.user_id, chat_id=chat_id
+        actor.tenant_id,
+        "message.sent",
+        payload,
+        actor_id=actor.user_id,
+        chat_id=chat_id,
+        key=key,
     )
     assert event.seq == seq  # the message's seq is its journal entry's
     _ADVANCE_CHAT.run(tx.conn, {"b_chat_id": chat_id, "b_seq": seq})
@@ -233,6 +266,7 @@ def _public(
         "edited_at": row["edited_at"],
         "edit_count": row["edit_count"],
         "deleted": False,
+        "erased": False,
         "attachments": attachments,
     }
 
@@ -322,6 +356,8 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
         raise Forbidden("Only the sender can edit a message.", code="not_sender")
     if row.deleted_at is not None:
         raise NotFound("No such message.")
+    if row.erased_at is not None:
+        raise Conflict("The message was erased.", code="message_erased")
     access_chat_for_posting(tx, actor, row.chat_id)
     cipher = tx.cipher(actor.tenant_id)
     old = cipher.decrypt(f"messages.body/{message_id}", row.body_enc)
@@ -334,7 +370,9 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
             "message_id": message_id,
             "rev": rev,
             "tenant_id": actor.tenant_id,
-            "body_enc": cipher.encrypt(f"message_revisions.body/{message_id}/{rev}", old),
+            "body_enc": cipher.encrypt(
+                f"message_revisions.body/{message_id}/{rev}", old, row.content_key
+            ),
             "written_at": row.edited_at or row.created_at,
             "replaced_at": tx.now_ms,
         },
@@ -343,7 +381,7 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
         update(s.messages)
         .where(s.messages.c.id == message_id)
         .values(
-            body_enc=cipher.encrypt(f"messages.body/{message_id}", text),
+            body_enc=cipher.encrypt(f"messages.body/{message_id}", text, row.content_key),
             edited_at=tx.now_ms,
             edit_count=rev + 1,
         )
@@ -356,6 +394,7 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
         {"message_id": message_id, "chat_id": row.chat_id, "text": text, "rev": rev + 1},
         actor_id=actor.user_id,
         chat_id=row.chat_id,
+        key=row.content_key,
     )
     return _view(tx, cipher, access_message(tx, actor, message_id))
 

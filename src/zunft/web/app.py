@@ -22,6 +22,7 @@ from zunft.web.routes import (
     admin,
     auth,
     chats,
+    compliance,
     customers,
     files,
     gallery,
@@ -117,6 +118,7 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
         uploads,
         files,
         gallery,
+        compliance,
     ):
         api.include_router(module.router)
 
