@@ -1,0 +1,54 @@
+"""Shared by the retention tests: moving the clock to a date, reading raw rows, verifying."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tests.factories import Business
+from zunft.archive.verify import verify_all
+from zunft.clock import FakeClock
+from zunft.context import AppContext
+from zunft.db import schema as s
+from zunft.retention.rules import LEGAL_TZ
+
+
+def move_to(clock: FakeClock, year: int, month: int = 1, day: int = 1, hour: int = 0) -> None:
+    """Move the clock forward to a German local time (never back)."""
+    target = datetime(year, month, day, hour, 0, 1, tzinfo=LEGAL_TZ)
+    delta = target - clock.now()
+    assert delta.total_seconds() > 0, "the clock only moves forward"
+    clock.advance(seconds=delta.total_seconds())
+
+
+def message_row(ctx: AppContext, message_id: str) -> Any:
+    return ctx.read(
+        lambda rx: rx.conn.execute(select(s.messages).where(s.messages.c.id == message_id)).one()
+    )
+
+
+def payload_row(ctx: AppContext, tenant_id: str, seq: int) -> Any:
+    p = s.journal_payloads
+    return ctx.read(
+        lambda rx: rx.conn.execute(
+            select(p).where(p.c.tenant_id == tenant_id, p.c.seq == seq)
+        ).one()
+    )
+
+
+def verified(ctx: AppContext, biz: Business) -> bool:
+    with ctx.engine.connect() as conn:
+        [result] = verify_all(conn, ctx.keys, biz.slug)
+    return bool(result.ok)
+
+
+def count(ctx: AppContext, table: Any, *where: Any) -> int:
+    return int(
+        ctx.read(
+            lambda rx: rx.conn.execute(
+                select(func.count()).select_from(table).where(*where)
+            ).scalar_one()
+        )
+    )
