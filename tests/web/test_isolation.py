@@ -81,6 +81,15 @@ OPS: dict[tuple[str, str], Callable[[Ids], dict[str, Any]] | None] = {
     ("HEAD", "/uploads/{upload_id}"): None,
     ("PATCH", "/uploads/{upload_id}"): lambda a: {},  # bytes in truth; the id fails first
     ("DELETE", "/uploads/{upload_id}"): None,
+    # Retention, legal holds, GDPR requests (issue 7).
+    ("GET", "/messages/{message_id}/class"): None,
+    ("PUT", "/messages/{message_id}/class"): lambda a: {"doc_class": "buchungsbeleg"},
+    ("PUT", "/files/{file_id}/class"): lambda a: {"doc_class": "buchungsbeleg"},
+    ("PUT", "/chats/{chat_id}/class"): lambda a: {"doc_class": "buchungsbeleg"},
+    ("POST", "/compliance/holds/{hold_id}/lift"): None,
+    ("POST", "/compliance/people/{user_id}/access-export"): None,
+    ("POST", "/compliance/people/{user_id}/erasure"): None,
+    ("GET", "/compliance/requests/{request_id}/answer"): None,
 }
 # Operations with a path parameter that are not walked, each with the reason.
 EXEMPT = {}
@@ -180,6 +189,10 @@ def _populate(client: TestClient, biz: Business) -> dict[str, list[str]]:
         },
     )
     assert tus.status_code == 201, tus.text
+    # A GDPR erasure request for the customer, and a legal hold on the project (issue 7).
+    erasure = _ok(owner.post(f"/compliance/people/{joined['user_id']}/erasure"))
+    hold = {"target_kind": "project", "target_id": project["id"], "reason": "Az 1/26"}
+    hold_id = _ok(owner.post("/compliance/holds", json=hold), 201)["id"]
     return {
         "file_id": [_ok(photo, 201)["id"]],
         "upload_id": [tus.headers["location"].rsplit("/", 1)[1]],
@@ -191,6 +204,8 @@ def _populate(client: TestClient, biz: Business) -> dict[str, list[str]]:
         "report_id": [report_id],
         "session_id": [_session_id(owner), _session_id(worker)],
         "user_id": [biz.users[r] for r in ("owner", "worker", "apprentice")],
+        "hold_id": [hold_id],
+        "request_id": [erasure["request_id"]],
     }
 
 
@@ -381,6 +396,12 @@ BODY_IDS: list[tuple[str, str, str, Callable[[str], dict[str, Any]]]] = [
         },
     ),
     ("project_id", "GET", "/reports", lambda i: {"params": {"project_id": i}}),
+    (
+        "project_id",
+        "POST",
+        "/compliance/holds",
+        lambda i: {"json": {"target_kind": "project", "target_id": i, "reason": "Az 1"}},
+    ),
     ("project_id", "GET", "/customer-chats", lambda i: {"params": {"project_id": i}}),
     (
         "file_id",
