@@ -10,7 +10,8 @@ const ROLES = ["owner", "office", "lead", "worker", "apprentice"];
 export function renderAdminScreen(main, section) {
   main.append(h("nav", { class: "subtabs", "aria-label": t("nav_admin") },
     h("a", { href: "#/admin/users", class: "tab", "aria-current": section === "users" ? "page" : null }, t("admin_users")),
-    h("a", { href: "#/admin/projects", class: "tab", "aria-current": section === "projects" ? "page" : null }, t("admin_projects"))));
+    h("a", { href: "#/admin/projects", class: "tab", "aria-current": section === "projects" ? "page" : null }, t("admin_projects")),
+    h("a", { href: "#/admin/compliance", class: "tab" }, t("cmp_title"))));
   const body = h("div");
   const msg = h("p", { role: "status", class: "notice" });
   main.append(msg, body);

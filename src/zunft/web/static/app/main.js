@@ -715,6 +715,10 @@ function workingHours() {
 // ---------------------------------------------------------------- admin (owner, office)
 
 async function renderAdmin(section) {
+  if (section === "compliance") {  // retention, holds, GDPR, audit log (compliance.js)
+    const { renderComplianceScreen } = await import("./compliance.js");
+    return renderComplianceScreen(shell(t("nav_admin")));
+  }
   const { renderAdminScreen } = await import("./admin.js");
   const main = shell(t("nav_admin"));
   renderAdminScreen(main, section || "users");
