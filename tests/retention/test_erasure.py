@@ -261,3 +261,37 @@ def test_reclassifying_needs_owner_or_office_and_a_known_class(
         "buchungsbeleg",
         biz.users["owner"],
     )
+
+
+def test_files_from_before_content_keys_are_erased_by_deletion(
+    ctx: AppContext, client: TestClient, biz: Business, clock: FakeClock
+) -> None:
+    worker = login(client, biz, "worker")
+    chat = general_chat(ctx, biz)
+    photo = ok(
+        client.post(
+            "/api/v1/uploads/single",
+            params={"chat_id": chat, "name": "Alt.jpg"},
+            content=samples.photo(32, 24),
+            headers=worker.headers,
+        ),
+        201,
+    )
+    ctx.write(
+        lambda tx: tx.conn.execute(
+            update(s.blobs).where(s.blobs.c.id == photo["id"]).values(content_key=None)
+        )
+    )
+    move_to(clock, 2027, 12, 31, 12)
+    run_due(ctx)
+    assert count(ctx, s.blobs, s.blobs.c.id == photo["id"]) == 1
+    move_to(clock, 2028, 1, 1, 1)
+    run_due(ctx)
+    assert count(ctx, s.blobs, s.blobs.c.id == photo["id"]) == 0
+    assert ctx.blobs is not None
+    assert not list(ctx.blobs.keys(f"{biz.tenant_id}/{photo['id']}/"))
+    assert any(
+        p.get("file_ids") == [photo["id"]]
+        for p in journal_entries(ctx, biz.tenant_id, "retention.erased")
+    )
+    assert verified(ctx, biz)

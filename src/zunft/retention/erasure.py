@@ -24,10 +24,15 @@ from zunft.blobs import segments
 from zunft.context import AppContext
 from zunft.db import schema as s
 from zunft.db.tx import Tx
-from zunft.retention.classify import edit_seqs, message_class_expr, move_message
+from zunft.retention.classify import (
+    edit_seqs,
+    file_class_expr,
+    message_class_expr,
+    move_message,
+)
 from zunft.retention.holds import get_held_chat_ids
 from zunft.retention.keys import UnitErased, get_unit_key
-from zunft.retention.rules import CLASSES, get_retention_years, year_of
+from zunft.retention.rules import CLASSES, erase_from_ms, get_retention_years, year_of
 
 MAX_KEYS_PER_ROUND = 500  # per business and round: bounds one transaction; the next round goes on
 LEGACY_BATCH = 500  # messages moved into content keys per round
@@ -130,6 +135,31 @@ def get_due_keys(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_ROUND) -> 
     return due[:limit]
 
 
+def get_due_legacy_files(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_ROUND) -> list[str]:
+    """Files stored before content keys (no key to destroy) whose retention has ended."""
+    years = get_retention_years(tx, tenant_id)
+    this_year = year_of(tx.now_ms)
+    held = get_held_chat_ids(tx, tenant_id)
+    b = s.blobs
+    due: list[str] = []
+    for doc_class in CLASSES:
+        # Uploaded before 1 January of (this year - N): its year + N has ended.
+        boundary = erase_from_ms(this_year - years[doc_class] - 1, 0)
+        rows = tx.conn.execute(
+            select(b.c.id, b.c.chat_id)
+            .join(s.chats, s.chats.c.id == b.c.chat_id)
+            .where(
+                b.c.tenant_id == tenant_id,
+                b.c.content_key.is_(None),
+                file_class_expr() == doc_class,
+                b.c.created_at < boundary,
+            )
+            .limit(limit)
+        ).all()
+        due.extend(r.id for r in rows if r.chat_id not in held)
+    return due[:limit]
+
+
 def do_erase_due(tx: Tx) -> tuple[int, list[tuple[str, str]]]:
     """The daily job's writing part: destroy every due key of every business. Returns the
     number of keys destroyed and the files whose contents to delete once this committed."""
@@ -138,6 +168,21 @@ def do_erase_due(tx: Tx) -> tuple[int, list[tuple[str, str]]]:
     for tenant_id in tx.conn.execute(select(s.tenants.c.id)).scalars():
         erased = Erased()
         due = get_due_keys(tx, tenant_id)
+        legacy_files = get_due_legacy_files(tx, tenant_id)
+        if legacy_files:
+            erase_files(tx, tenant_id, legacy_files, erased)
+            tx.append(
+                tenant_id,
+                "retention.erased",
+                {
+                    "reason": "retention_ended",
+                    "file_ids": legacy_files,
+                    "messages": 0,
+                    "files": len(legacy_files),
+                },
+            )
+            files.extend(erased.files)
+            erased = Erased()
         if due:
             destroy_keys(tx, tenant_id, [bytes(r.id) for r in due], erased)
             units: dict[tuple[str, str, int], int] = {}
