@@ -537,6 +537,7 @@ export class ChatView {
     const m = this.byId.get(d.message_id);
     switch (ev.kind) {
       case "message.sent":
+        if (!d.message_id) return;  // replayed after its retention ended: erased (history has it)
         this.put({
           id: d.message_id, chat_id: ev.chat_id, seq: ev.seq, sender_id: d.sender_id, text: d.text,
           reply_to_id: d.reply_to_id, mentions: d.mentions || [], created_at: ev.ts,

@@ -149,7 +149,7 @@ function applyEvent(ev) {
   const d = ev.data || {};
   switch (ev.kind) {
     case "message.sent":
-      if (!chat) {
+      if (!chat || !d.message_id) {  // (no id: an erased entry replayed; the list reloads)
         refreshLists();
         return;
       }
