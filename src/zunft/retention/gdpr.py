@@ -111,7 +111,6 @@ def get_access_data(rx: Rx, actor: Actor, user_id: str) -> dict[str, Any]:
     _check_admin(actor)
     tid = actor.tenant_id
     u = _subject(rx, tid, user_id)
-    cipher = rx.cipher(tid)
     person = {
         "id": u.id,
         "kind": u.kind,
@@ -207,7 +206,6 @@ def get_access_data(rx: Rx, actor: Actor, user_id: str) -> dict[str, Any]:
             )
         )
     ]
-    del cipher
     return {
         "format": EXPORT_FORMAT,
         "created_at": rx.now_ms,
@@ -401,7 +399,9 @@ def do_request_erasure(tx: Tx, actor: Actor, user_id: str) -> dict[str, Any]:
             code="person_under_legal_hold",
         )
     if u.kind == "staff" and u.role == "owner":
-        raise Conflict("An owner cannot be erased; hand the business over first.", code="owner")
+        raise Conflict(
+            "An owner cannot be erased; hand the business over first.", code="owner_not_erasable"
+        )
     k = s.content_keys
     held = get_held_chat_ids(tx, tid)
     years = get_retention_years(tx, tid)

@@ -181,6 +181,7 @@ export default {
   err_admin_only: "Das dürfen nur Inhaber und Büro.",
   err_below_legal_minimum: "So kurz darf diese Klasse nicht aufbewahrt werden: das Gesetz verlangt mehr.",
   err_message_erased: "Diese Nachricht wurde nach Ablauf der Aufbewahrungsfrist gelöscht.",
+  err_owner_not_erasable: "Ein Inhaber kann nicht gelöscht werden; zuerst den Betrieb übergeben.",
   err_owner_only: "Das darf nur der Inhaber.",
   err_person_under_legal_hold: "Für diese Person besteht ein Sperrvermerk; es darf nichts gelöscht werden.",
   err_retention_ended: "Die Aufbewahrungsfrist dieser Klasse ist für diese Nachricht schon abgelaufen.",

@@ -181,6 +181,7 @@ export default {
   err_admin_only: "Only owner and office may do this.",
   err_below_legal_minimum: "This class may not be kept that briefly: the law requires more.",
   err_message_erased: "This message was erased when its retention ended.",
+  err_owner_not_erasable: "An owner cannot be erased; hand the business over first.",
   err_owner_only: "Only the owner may do this.",
   err_person_under_legal_hold: "This person is under a legal hold; nothing may be erased.",
   err_retention_ended: "This class's retention has already ended for this message.",
