@@ -295,3 +295,20 @@ def test_files_from_before_content_keys_are_erased_by_deletion(
         for p in journal_entries(ctx, biz.tenant_id, "retention.erased")
     )
     assert verified(ctx, biz)
+
+
+def test_stored_answers_of_client_writes_do_not_outlive_erasure(
+    ctx: AppContext, client: TestClient, biz: Business, clock: FakeClock
+) -> None:
+    worker = login(client, biz, "worker")
+    chat = general_chat(ctx, biz)
+    body = {"client_id": f"c-{new_id()}", "text": "Schlüssel liegt unter der Matte"}
+    ok(worker.post(f"/chats/{chat}/messages", json=body), 201)
+    mine = s.client_writes.c.user_id == biz.users["worker"]
+    assert count(ctx, s.client_writes, mine) == 1
+    clock.advance(days=179)
+    run_due(ctx)
+    assert count(ctx, s.client_writes, mine) == 1  # a late retry still gets its answer
+    clock.advance(days=2)
+    run_due(ctx)
+    assert count(ctx, s.client_writes, mine) == 0

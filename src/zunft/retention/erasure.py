@@ -34,6 +34,11 @@ from zunft.retention.holds import get_held_chat_ids
 from zunft.retention.keys import UnitErased, get_unit_key
 from zunft.retention.rules import CLASSES, erase_from_ms, get_retention_years, year_of
 
+# Stored answers of idempotent writes (client_writes) hold message text under the data key.
+# A retry older than this cannot come: a session ends after ZUNFT_SESSION_DAYS (90) unused,
+# and the app empties its outbox when its session has ended. Erasure needs them gone, since
+# every erasure is of content at least a calendar year old.
+CLIENT_WRITES_KEEP_MS = 180 * 24 * 3600 * 1000
 MAX_KEYS_PER_ROUND = 500  # per business and round: bounds one transaction; the next round goes on
 LEGACY_BATCH = 500  # messages moved into content keys per round
 
@@ -271,11 +276,19 @@ def _erase_legacy_message(tx: Tx, row: Any, edits: list[int]) -> None:
     )
 
 
+def do_expire_client_writes(tx: Tx) -> int:
+    """Forget stored answers of idempotent writes older than CLIENT_WRITES_KEEP_MS."""
+    c = s.client_writes
+    result = tx.conn.execute(delete(c).where(c.c.created_at < tx.now_ms - CLIENT_WRITES_KEEP_MS))
+    return int(result.rowcount or 0)
+
+
 def run_erasure(ctx: AppContext) -> dict[str, int]:
     """One round of the daily work: move old content into units, erase what is due, finish
     GDPR erasures whose kept part has fallen due, then delete the erased files' contents."""
     from zunft.retention.gdpr import do_finish_erasures  # gdpr builds on this module
 
+    ctx.write(do_expire_client_writes)
     migrated = ctx.write(do_migrate_legacy)
     erased, files = ctx.write(do_erase_due)
     delete_erased_files(ctx, files)  # after the commit: never for a rolled-back erasure

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from fpdf import FPDF
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from zunft.accounts.actor import Actor
 from zunft.blobs.segments import BlobReader
@@ -444,6 +444,13 @@ def do_request_erasure(tx: Tx, actor: Actor, user_id: str) -> dict[str, Any]:
         update(s.sessions)
         .where(s.sessions.c.user_id == user_id, s.sessions.c.revoked_at.is_(None))
         .values(revoked_at=tx.now_ms)
+    )
+    # Their stored answers of idempotent writes (message text under the data key): no retry
+    # can come from an account that has ended.
+    tx.conn.execute(
+        delete(s.client_writes).where(
+            s.client_writes.c.tenant_id == tid, s.client_writes.c.user_id == user_id
+        )
     )
     if u.kind == "customer":
         tx.conn.execute(
