@@ -28,7 +28,7 @@ from zunft.db.tx import Rx, Tx
 from zunft.errors import Conflict, Forbidden, Invalid, NotFound
 from zunft.ids import new_id
 from zunft.retention.keys import get_unit_key
-from zunft.retention.rules import chat_default_class, year_of
+from zunft.retention.rules import chat_class_expr, year_of
 from zunft.search.tokens import stems
 
 MAX_TEXT = 10_000
@@ -40,17 +40,31 @@ MENTION_ALL = re.compile(r"(?<!\w)@alle\b", re.IGNORECASE)
 # The send path's statements, prepared once (docs/performance.md: building and executing
 # through SQLAlchemy cost far more than SQLite's own work, and this runs for every message).
 _m = s.chat_members
+_k = s.content_keys
 _POSTING = Prepared(
     select(
         s.chats.c.kind,
         s.projects.c.status,
         _m.c.user_id,
         s.customers.c.withdrawn_at,
-        s.chats.c.doc_class,
+        chat_class_expr(),
+        _k.c.id,
     )
     .select_from(s.chats)
     .outerjoin(s.projects, s.projects.c.id == s.chats.c.project_id)
     .outerjoin(_m, (_m.c.chat_id == s.chats.c.id) & (_m.c.user_id == bindparam("user_id")))
+    # The sender's erasure unit of this chat and year, if made already (zunft.retention.keys):
+    # found here, the send needs no query of its own for it.
+    .outerjoin(
+        _k,
+        (_k.c.tenant_id == s.chats.c.tenant_id)
+        & (_k.c.chat_id == s.chats.c.id)
+        & (_k.c.doc_class == chat_class_expr())
+        & (_k.c.year == bindparam("year"))
+        & (_k.c.author_id == bindparam("user_id"))
+        & _k.c.blob_id.is_(None)
+        & _k.c.destroyed_at.is_(None),
+    )
     .outerjoin(s.customer_chats, s.customer_chats.c.chat_id == s.chats.c.id)
     .outerjoin(s.customers, s.customers.c.user_id == s.customer_chats.c.customer_id)
     .where(s.chats.c.id == bindparam("chat_id"), s.chats.c.tenant_id == bindparam("tenant_id"))
@@ -129,15 +143,22 @@ def _index(
     _INSERT_TOKENS.run_many(tx.conn, rows)
 
 
-def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> str:
+def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> tuple[str, bytes | None]:
     """The rules of chats.service.access_chat_for_posting in one query (the send path).
-    Returns the chat's document class (zunft.retention.rules)."""
+    Returns the chat's document class and the sender's content key for it this year, if
+    there is one yet (zunft.retention)."""
     row = _POSTING.first(
-        tx.conn, {"chat_id": chat_id, "tenant_id": actor.tenant_id, "user_id": actor.user_id}
+        tx.conn,
+        {
+            "chat_id": chat_id,
+            "tenant_id": actor.tenant_id,
+            "user_id": actor.user_id,
+            "year": year_of(tx.now_ms),
+        },
     )
     if row is None:
         raise NotFound("No such chat.")
-    kind, project_status, member, withdrawn_at, doc_class = row
+    kind, project_status, member, withdrawn_at, doc_class, key = row
     if member is None and not (actor.is_admin and kind != "direct"):
         raise NotFound("No such chat.")  # not visible to this person: same as missing
     if project_status == "archived":
@@ -146,7 +167,7 @@ def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> str:
         raise Conflict(CONSENT_WITHDRAWN_MESSAGE, code="consent_withdrawn")
     if actor.kind == "customer":
         check_customer_consent(tx, actor)
-    return str(doc_class or chat_default_class(kind))
+    return str(doc_class), None if key is None else bytes(key)
 
 
 def do_send_message(
@@ -161,7 +182,7 @@ def do_send_message(
 ) -> dict[str, Any]:
     # A photo needs no words: with attachments the text may be empty.
     text = "" if attachments and not text.strip() else check_text(text)
-    doc_class = _check_posting(tx, actor, chat_id)
+    doc_class, key = _check_posting(tx, actor, chat_id)
     files = check_attachments(tx, actor, chat_id, attachments) if attachments else []
     if reply_to_id is not None:
         parent = tx.conn.execute(
@@ -183,14 +204,15 @@ def do_send_message(
     seq = tx.next_seq(actor.tenant_id)
     # The message's erasure unit (zunft.retention.keys): its text, later versions and
     # journal payloads are all encrypted with this key, so destroying it shreds them.
-    key = get_unit_key(
-        tx,
-        actor.tenant_id,
-        chat_id=chat_id,
-        doc_class=doc_class,
-        year=year_of(tx.now_ms),
-        author_id=actor.user_id,
-    )
+    if key is None:
+        key = get_unit_key(
+            tx,
+            actor.tenant_id,
+            chat_id=chat_id,
+            doc_class=doc_class,
+            year=year_of(tx.now_ms),
+            author_id=actor.user_id,
+        )
     row = {
         "id": message_id,
         "tenant_id": actor.tenant_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from zunft.accounts.actor import Actor
@@ -24,16 +24,7 @@ from zunft.db.tx import Rx, Tx
 from zunft.errors import Conflict, Forbidden, NotFound
 from zunft.messages.service import access_message
 from zunft.retention.keys import UnitErased, get_unit_key
-from zunft.retention.rules import CHAT_DEFAULTS, INTERN, check_class, year_of
-
-
-def chat_class_expr() -> ColumnElement[Any]:
-    """SQL for a chat's class (needs `chats` in the FROM clause)."""
-    default = case(
-        *[(s.chats.c.kind == kind, value) for kind, value in CHAT_DEFAULTS.items()],
-        else_=INTERN,
-    )
-    return func.coalesce(s.chats.c.doc_class, default)
+from zunft.retention.rules import CHAT_DEFAULTS, INTERN, chat_class_expr, check_class, year_of
 
 
 def message_class_expr() -> ColumnElement[Any]:

@@ -11,7 +11,8 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import case, func, insert, literal_column, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from zunft.accounts.actor import Actor
 from zunft.db import schema as s
@@ -41,6 +42,21 @@ CHAT_DEFAULTS = {"customer": GESCHAEFTSBRIEF, "project": GESCHAEFTSBRIEF}
 
 def chat_default_class(kind: str) -> str:
     return CHAT_DEFAULTS.get(kind, INTERN)
+
+
+def chat_class_expr() -> ColumnElement[Any]:
+    """SQL for a chat's class (needs `chats` in the FROM clause). The constants are SQL
+    literals, not parameters, so the send path's prepared statement can use it."""
+
+    def lit(value: str) -> ColumnElement[Any]:
+        assert value.isidentifier()  # our own constants only
+        return literal_column(f"'{value}'")
+
+    default = case(
+        *[(s.chats.c.kind == lit(kind), lit(value)) for kind, value in CHAT_DEFAULTS.items()],
+        else_=lit(INTERN),
+    )
+    return func.coalesce(s.chats.c.doc_class, default)
 
 
 def check_class(value: Any) -> str:
