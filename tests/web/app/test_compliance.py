@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from tests.factories import Business, general_chat
 from tests.retention.helpers import move_to
 from tests.web.app.conftest import DESKTOP
+from tests.web.app.test_accessibility import serious
 from tests.web.app.test_chat import open_chat, project
 from zunft.clock import FakeClock
 from zunft.context import AppContext
@@ -28,6 +29,9 @@ def test_owner_sets_a_rule_a_hold_answers_an_erasure_and_reads_the_log(
     page = owner.page
     page.goto("/#/admin/compliance")
     expect(page.get_by_role("heading", name="Aufbewahrung", exact=True)).to_be_visible()
+    expect(page.locator("#audit-list li").first).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert serious(page) == []  # axe-core: no serious or critical violation
     page.get_by_label("Intern").fill("3")
     page.locator("#years-intern ~ button").click()
     expect(page.locator("#cmp-status")).to_have_text("Gespeichert.")
