@@ -52,3 +52,33 @@ def count(ctx: AppContext, table: Any, *where: Any) -> int:
             ).scalar_one()
         )
     )
+
+
+def make_legacy(ctx: AppContext, tenant_id: str, message_id: str) -> None:
+    """Turn a message (not edited) into a row as written before content keys: its text and
+    its journal payload under the data key, and no content key left for it."""
+    from sqlalchemy import delete, update
+
+    cipher = ctx.keys.cipher(tenant_id)
+    row = message_row(ctx, message_id)
+    text = cipher.decrypt(f"messages.body/{message_id}", row.body_enc)
+    p = s.journal_payloads
+
+    def work(tx: Any) -> None:
+        tx.conn.execute(
+            update(s.messages)
+            .where(s.messages.c.id == message_id)
+            .values(body_enc=cipher.encrypt(f"messages.body/{message_id}", text), content_key=None)
+        )
+        enc = tx.conn.execute(
+            select(p.c.payload_enc).where(p.c.tenant_id == tenant_id, p.c.seq == row.seq)
+        ).scalar_one()
+        plain = cipher.decrypt_bytes(f"journal/{row.seq}", enc)
+        tx.conn.execute(
+            update(p)
+            .where(p.c.tenant_id == tenant_id, p.c.seq == row.seq)
+            .values(payload_enc=cipher.encrypt(f"journal/{row.seq}", plain), content_key=None)
+        )
+        tx.conn.execute(delete(s.content_keys).where(s.content_keys.c.id == row.content_key))
+
+    ctx.write(work)

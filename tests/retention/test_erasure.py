@@ -19,6 +19,7 @@ from zunft.due import run_due
 from zunft.ids import new_id
 from zunft.messages.service import do_edit_message, do_send_message, get_history
 from zunft.retention.classify import do_reclassify_message, get_document_class
+from zunft.retention.erasure import run_erasure
 from zunft.retention.holds import do_lift_hold, do_set_hold
 from zunft.retention.rules import do_set_rule
 
@@ -43,11 +44,11 @@ def test_small_talk_goes_after_its_year_and_the_chain_still_verifies(
     assert payload_row(ctx, biz.tenant_id, before.seq).content_key == before.content_key
 
     move_to(clock, 2027, 12, 31, 23)  # intern: kept 1 year after 2026, so all of 2027 too
-    assert run_due(ctx)["erased_keys"] == 0
+    assert run_erasure(ctx)["erased_keys"] == 0
     assert message_row(ctx, mid).erased_at is None
 
     move_to(clock, 2028, 1, 1)
-    assert run_due(ctx)["erased_keys"] == 1
+    assert run_erasure(ctx)["erased_keys"] == 1
     after = message_row(ctx, mid)
     assert after.erased_at is not None
     assert after.body_enc == b""
@@ -65,7 +66,7 @@ def test_small_talk_goes_after_its_year_and_the_chain_still_verifies(
     assert entry["messages"] == 1
     assert entry["units"][0]["doc_class"] == "intern"
     assert verified(ctx, biz)
-    assert run_due(ctx)["erased_keys"] == 0  # idempotent
+    assert run_erasure(ctx)["erased_keys"] == 0  # idempotent
 
 
 def test_business_letters_stay_six_years_and_vouchers_eight(
@@ -118,10 +119,10 @@ def test_a_legal_hold_on_the_project_stops_erasure_until_lifted(
         )
     )
     move_to(clock, 2034, 1, 1, 1)
-    assert run_due(ctx)["erased_keys"] == 0
+    assert run_erasure(ctx)["erased_keys"] == 0
     assert message_row(ctx, mid).erased_at is None
     ctx.write(lambda tx: do_lift_hold(tx, biz.actor("owner"), hold["id"]))
-    assert run_due(ctx)["erased_keys"] >= 1
+    assert run_erasure(ctx)["erased_keys"] >= 1
     assert message_row(ctx, mid).erased_at is not None
     kinds = [e["hold_id"] for e in journal_entries(ctx, biz.tenant_id, "legal_hold.lifted")]
     assert kinds == [hold["id"]]
@@ -179,14 +180,14 @@ def test_content_written_before_content_keys_is_read_moved_and_erased(
     assert [m["text"] for m in history if m["id"] == mid] == ["Alte Nachricht!"]
     assert verified(ctx, biz)
 
-    assert run_due(ctx)["migrated"] == 1
+    assert run_erasure(ctx)["migrated"] == 1
     moved = message_row(ctx, mid)
     assert moved.content_key is not None
     assert payload_row(ctx, biz.tenant_id, edit_seq).content_key == moved.content_key
     history = ctx.read(lambda rx: get_history(rx, biz.actor("worker"), chat))["messages"]
     assert [m["text"] for m in history if m["id"] == mid] == ["Alte Nachricht!"]
     assert verified(ctx, biz)
-    assert run_due(ctx)["migrated"] == 0
+    assert run_erasure(ctx)["migrated"] == 0
 
     move_to(clock, 2028, 1, 2)
     run_due(ctx)
@@ -228,7 +229,7 @@ def test_files_are_erased_with_their_contents(
     assert ctx.blobs.get(first)[:1] == b"\x02"
 
     move_to(clock, 2028, 1, 1, 1)
-    result = run_due(ctx)
+    result = run_erasure(ctx)
     assert result["erased_keys"] >= 2  # the message's unit and the file's own key
     assert not list(ctx.blobs.keys(prefix))
     assert count(ctx, s.blobs, s.blobs.c.id == photo["id"]) == 0

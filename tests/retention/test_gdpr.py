@@ -15,12 +15,12 @@ from sqlalchemy import select
 from tests.blobs import samples
 from tests.customers.helpers import customer_world, msg, ok
 from tests.factories import Business, error, general_chat, journal_entries, login
-from tests.retention.helpers import message_row, move_to, verified
+from tests.retention.helpers import make_legacy, message_row, move_to, verified
 from tests.web.helpers import row_counts
 from zunft.clock import FakeClock
 from zunft.context import AppContext
 from zunft.db import schema as s
-from zunft.due import run_due
+from zunft.retention.erasure import run_erasure
 
 
 def _user(ctx: AppContext, user_id: str) -> Any:
@@ -105,7 +105,7 @@ def test_erasure_request_of_a_customer_keeps_business_letters_and_answers(
     assert "Art. 17 DSGVO" in text
 
     move_to(clock, 2033, 1, 1, 1)
-    assert run_due(ctx)["gdpr_finished"] == 1
+    assert run_erasure(ctx)["gdpr_finished"] == 1
     assert message_row(ctx, sent["id"]).erased_at is not None
     cipher = ctx.keys.cipher(biz.tenant_id)
     name = cipher.decrypt(f"users.name/{customer.user_id}", _user(ctx, customer.user_id).name_enc)
@@ -162,3 +162,20 @@ def test_only_the_owner_lifts_a_hold(client: TestClient, biz: Business) -> None:
     assert ok(office.get("/compliance/holds"))["holds"] == []
     bad = {"target_kind": "project", "target_id": "0" * 26, "reason": "x"}
     assert error(office.post("/compliance/holds", json=bad)) == (404, "not_found")
+
+
+def test_erasure_request_also_takes_small_talk_from_before_content_keys(
+    ctx: AppContext, client: TestClient, biz: Business
+) -> None:
+    worker = login(client, biz, "worker")
+    talk = ok(
+        worker.post(f"/chats/{general_chat(ctx, biz)}/messages", json=msg("Altes Geplauder")), 201
+    )
+    make_legacy(ctx, biz.tenant_id, talk["id"])
+    assert message_row(ctx, talk["id"]).content_key is None
+    result = ok(
+        login(client, biz, "owner").post(f"/compliance/people/{biz.users['worker']}/erasure")
+    )
+    assert result["erased_messages"] == 1
+    assert message_row(ctx, talk["id"]).erased_at is not None
+    assert verified(ctx, biz)

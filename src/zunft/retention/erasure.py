@@ -132,11 +132,13 @@ def get_due_keys(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_ROUND) -> 
                 _k.c.doc_class == doc_class,
                 _k.c.year <= last_due_year,
                 _k.c.destroyed_at.is_(None),
+                # In SQL, not after the limit: held units must not starve the others.
+                _k.c.chat_id.not_in(sorted(held)),
             )
             .order_by(_k.c.year)
             .limit(limit)
         ).all()
-        due.extend(r for r in rows if r.chat_id not in held)
+        due.extend(rows)
     return due[:limit]
 
 
@@ -158,10 +160,11 @@ def get_due_legacy_files(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_RO
                 b.c.content_key.is_(None),
                 file_class_expr() == doc_class,
                 b.c.created_at < boundary,
+                b.c.chat_id.not_in(sorted(held)),
             )
             .limit(limit)
         ).all()
-        due.extend(r.id for r in rows if r.chat_id not in held)
+        due.extend(r.id for r in rows)
     return due[:limit]
 
 
@@ -170,7 +173,7 @@ def do_erase_due(tx: Tx) -> tuple[int, list[tuple[str, str]]]:
     number of keys destroyed and the files whose contents to delete once this committed."""
     total = 0
     files: list[tuple[str, str]] = []
-    for tenant_id in tx.conn.execute(select(s.tenants.c.id)).scalars():
+    for tenant_id in list(tx.conn.execute(select(s.tenants.c.id)).scalars()):
         erased = Erased()
         due = get_due_keys(tx, tenant_id)
         legacy_files = get_due_legacy_files(tx, tenant_id)
@@ -219,27 +222,35 @@ def delete_erased_files(ctx: AppContext, files: list[tuple[str, str]]) -> None:
         ctx.blobs.delete_prefix(segments.prefix(tenant_id, blob_id))
 
 
-def do_migrate_legacy(tx: Tx, limit: int = LEGACY_BATCH) -> int:
+def do_migrate_legacy(
+    tx: Tx,
+    limit: int | None = LEGACY_BATCH,
+    *,
+    tenant_id: str | None = None,
+    sender_id: str | None = None,
+) -> int:
     """Move up to `limit` messages written before content keys (under the data key) into
-    their units. Returns how many moved; 0 when none are left."""
+    their units (all of one sender's with `sender_id`). Returns how many moved."""
     m = s.messages
-    rows = tx.conn.execute(
+    query = (
         select(m, message_class_expr().label("effective_class"))
         .join(s.chats, s.chats.c.id == m.c.chat_id)
         .where(m.c.content_key.is_(None), m.c.erased_at.is_(None))
         .order_by(m.c.tenant_id, m.c.chat_id)
-        .limit(limit)
-    ).all()
+    )
+    if sender_id is not None:
+        query = query.where(m.c.tenant_id == tenant_id, m.c.sender_id == sender_id)
+    rows = tx.conn.execute(query if limit is None else query.limit(limit)).all()
     by_chat: dict[tuple[str, str], list[Any]] = {}
     for r in rows:
         by_chat.setdefault((r.tenant_id, r.chat_id), []).append(r)
-    for (tenant_id, chat_id), group in by_chat.items():
-        edits = edit_seqs(tx, tenant_id, chat_id, {r.id for r in group})
+    for (tid, chat_id), group in by_chat.items():
+        edits = edit_seqs(tx, tid, chat_id, {r.id for r in group})
         for r in group:
             try:
                 key = get_unit_key(
                     tx,
-                    tenant_id,
+                    tid,
                     chat_id=chat_id,
                     doc_class=r.effective_class,
                     year=year_of(r.created_at),
@@ -273,6 +284,23 @@ def _erase_legacy_message(tx: Tx, row: Any, edits: list[int]) -> None:
         row.tenant_id,
         "retention.erased",
         {"reason": "retention_ended", "message_ids": [row.id], "messages": 1, "files": 0},
+    )
+
+
+def get_legacy_files_of(tx: Tx, tenant_id: str, uploader_id: str, doc_class: str) -> list[str]:
+    """A person's files of one class stored before content keys (erased by deletion)."""
+    b = s.blobs
+    return list(
+        tx.conn.execute(
+            select(b.c.id)
+            .join(s.chats, s.chats.c.id == b.c.chat_id)
+            .where(
+                b.c.tenant_id == tenant_id,
+                b.c.uploader_id == uploader_id,
+                b.c.content_key.is_(None),
+                file_class_expr() == doc_class,
+            )
+        ).scalars()
     )
 
 

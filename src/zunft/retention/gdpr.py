@@ -25,7 +25,14 @@ from zunft.db import schema as s
 from zunft.db.tx import Rx, Tx
 from zunft.errors import Conflict, Forbidden, NotFound
 from zunft.ids import new_id
-from zunft.retention.erasure import Erased, delete_erased_files, destroy_keys
+from zunft.retention.erasure import (
+    Erased,
+    delete_erased_files,
+    destroy_keys,
+    do_migrate_legacy,
+    erase_files,
+    get_legacy_files_of,
+)
 from zunft.retention.holds import get_held_chat_ids, is_person_held
 from zunft.retention.rules import (
     CLASSES,
@@ -405,6 +412,8 @@ def do_request_erasure(tx: Tx, actor: Actor, user_id: str) -> dict[str, Any]:
     k = s.content_keys
     held = get_held_chat_ids(tx, tid)
     years = get_retention_years(tx, tid)
+    # Their messages from before content keys get keys first, so they count like the rest.
+    do_migrate_legacy(tx, None, tenant_id=tid, sender_id=user_id)
     keys = tx.conn.execute(
         select(k.c.id, k.c.chat_id, k.c.doc_class, k.c.year).where(
             k.c.tenant_id == tid, k.c.author_id == user_id, k.c.destroyed_at.is_(None)
@@ -417,6 +426,8 @@ def do_request_erasure(tx: Tx, actor: Actor, user_id: str) -> dict[str, Any]:
     kept_held = [r for r in keys if r.chat_id in held]
     erased = Erased()
     destroy_keys(tx, tid, now_keys, erased)
+    legacy_files = get_legacy_files_of(tx, tid, user_id, INTERN)
+    erase_files(tx, tid, [f for f in legacy_files if _file_chat(tx, f) not in held], erased)
     kept_until: dict[str, int] = {}
     for r in kept:
         until = erase_from_ms(r.year, years[r.doc_class])
@@ -508,6 +519,12 @@ def do_request_erasure(tx: Tx, actor: Actor, user_id: str) -> dict[str, Any]:
         "answer": answer,
         "files_to_delete": erased.files,
     }
+
+
+def _file_chat(rx: Rx, file_id: str) -> str:
+    return str(
+        rx.conn.execute(select(s.blobs.c.chat_id).where(s.blobs.c.id == file_id)).scalar_one()
+    )
 
 
 def erasure_answer(
