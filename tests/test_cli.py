@@ -109,6 +109,9 @@ PURPOSES = {
     "zunft archive checkpoint": "signed checkpoint",
     "zunft archive export": "signed ZIP",
     "zunft archive verify-export": "offline",
+    "zunft gdpr": "GDPR request",
+    "zunft gdpr access": "everything stored about a person",
+    "zunft gdpr erase": "erasure request",
 }
 
 
@@ -335,6 +338,32 @@ def test_demo_prints_logins_and_writes_them_for_the_owner_only(tmp_path: Path) -
     assert len(hashes) == 5
     for (h,) in hashes:
         assert PasswordHasher().verify(str(h), password[1])
+    assert HEAD.match(ok(zunft(b.env, "archive", "verify")).strip())
+
+
+# --- GDPR requests --------------------------------------------------------------------------
+
+
+def test_gdpr_access_and_erase_from_the_command_line(tmp_path: Path) -> None:
+    import json
+    import zipfile
+
+    b = _sqlite_backend(tmp_path)
+    b.data_dir.mkdir()
+    ok(zunft(b.env, "demo"))
+    worker = "jonas.schmitt@mueller-haustechnik.example"
+    out = tmp_path / "Auskunft.zip"
+    printed = ok(zunft(b.env, "gdpr", "access", "mueller", worker, "--out", str(out)))
+    assert printed.startswith(f"Wrote {out}:")
+    data = json.loads(zipfile.ZipFile(out).read("daten.json"))
+    assert data["person"]["email"] == worker
+    refused(zunft(b.env, "gdpr", "access", "mueller", worker, "--out", str(out)), 2, "exists")
+    refused(zunft(b.env, "gdpr", "access", "mueller", "niemand@x.example", "--out", "x"), 2)
+
+    answer = tmp_path / "Antwort.pdf"
+    text = ok(zunft(b.env, "gdpr", "erase", "mueller", worker, "--answer", str(answer)))
+    assert "Ihr Antrag auf Löschung Ihrer Daten (Art. 17 DSGVO)" in text
+    assert answer.read_bytes().startswith(b"%PDF")
     assert HEAD.match(ok(zunft(b.env, "archive", "verify")).strip())
 
 

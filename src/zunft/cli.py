@@ -254,6 +254,49 @@ def cmd_set_media_limits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _person(ctx: AppContext, tenant_id: str, person: str) -> str:
+    """A user id, or the e-mail address of an account."""
+    from zunft.accounts.users import get_user_id_by_email
+
+    if "@" in person:
+        return str(ctx.read(lambda rx: get_user_id_by_email(rx, tenant_id, person)))
+    return person
+
+
+def cmd_gdpr_access(args: argparse.Namespace) -> int:
+    from zunft.retention.gdpr import cli_actor, write_access_export
+
+    ctx = _open(load_settings())
+    try:
+        tenant_id = _tenant_id(ctx, args.tenant)
+        user_id = _person(ctx, tenant_id, args.person)
+        with open(args.out, "xb") as out:
+            counts = write_access_export(ctx, cli_actor(tenant_id), user_id, out)
+        print(f"Wrote {args.out}: {counts['messages']} messages, {counts['files']} files.")
+    except FileExistsError:
+        raise CliError(f"{args.out} exists already; name a new file") from None
+    finally:
+        ctx.close()
+    return 0
+
+
+def cmd_gdpr_erase(args: argparse.Namespace) -> int:
+    from zunft.retention.gdpr import cli_actor, erasure_answer_pdf, request_erasure
+
+    ctx = _open(load_settings())
+    try:
+        tenant_id = _tenant_id(ctx, args.tenant)
+        user_id = _person(ctx, tenant_id, args.person)
+        result = request_erasure(ctx, cli_actor(tenant_id), user_id)
+        print(result["answer"])
+        if args.answer:
+            with open(args.answer, "wb") as out:
+                out.write(erasure_answer_pdf(result["answer"]))
+    finally:
+        ctx.close()
+    return 0
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from sqlalchemy import inspect
 
@@ -471,6 +514,30 @@ def build_parser() -> argparse.ArgumentParser:
     docs.add_argument("--out", default=".", help="directory for the PDFs (default: here)")
     docs.set_defaults(fn=cmd_documents)
     add_archive_commands(archive, _command)
+
+    gdpr = _command(sub, "gdpr", "answer a person's GDPR request (DSGVO)").add_subparsers(
+        dest="gdpr_command", required=True, metavar="GDPR_COMMAND"
+    )
+    ga = _command(
+        gdpr,
+        "access",
+        "write everything stored about a person to a ZIP (JSON, PDF summary, their files)",
+        epilog="example: zunft gdpr access mueller kunde@example.de --out Auskunft.zip",
+    )
+    ga.add_argument("tenant", help="the business's short name")
+    ga.add_argument("person", help="the person's user id or e-mail address")
+    ga.add_argument("--out", required=True, help="the ZIP file to write (must not exist)")
+    ga.set_defaults(fn=cmd_gdpr_access)
+    ge = _command(
+        gdpr,
+        "erase",
+        "erasure request: erase what no retention duty keeps, schedule the rest, print the answer",
+        epilog="example: zunft gdpr erase mueller kunde@example.de --answer Antwort.pdf",
+    )
+    ge.add_argument("tenant", help="the business's short name")
+    ge.add_argument("person", help="the person's user id or e-mail address")
+    ge.add_argument("--answer", help="also write the answer as PDF to this file")
+    ge.set_defaults(fn=cmd_gdpr_erase)
     return parser
 
 

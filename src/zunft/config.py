@@ -139,7 +139,8 @@ SETTINGS: tuple[Setting, ...] = (
         "due_interval_seconds",
         _int(5, 3600),
         60,
-        "How often the server checks for due report escalations and customer reminders.",
+        "How often the server checks for due report escalations, customer reminders and"
+        " erasures whose retention ended.",
     ),
     Setting(
         "smtp_host",

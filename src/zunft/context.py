@@ -89,7 +89,21 @@ def open_context(
             ).all()
         return [(r.key_id, r.wrapped) for r in rows]
 
-    keys = Keyring(kek, load_keys, lambda: read_kek(settings.kek, settings.data_path))
+    def load_content_key(tenant_id: str, key_id: bytes) -> bytes | None:
+        # A destroyed key (wrapped NULL) and an unknown one look the same: unreadable.
+        with engine.connect() as conn:
+            return conn.execute(
+                select(s.content_keys.c.wrapped).where(
+                    s.content_keys.c.id == key_id, s.content_keys.c.tenant_id == tenant_id
+                )
+            ).scalar()
+
+    keys = Keyring(
+        kek,
+        load_keys,
+        load_content_key,
+        reread=lambda: read_kek(settings.kek, settings.data_path),
+    )
     clock = clock or SystemClock()
     bus = make_bus(settings.bus_url, settings.bus_channel)
     writer = Writer(engine, keys, clock, max_batch=settings.group_commit_max, on_commit=bus.publish)

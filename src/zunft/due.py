@@ -1,4 +1,5 @@
-"""Work that falls due with time: report escalations and customer-question reminders.
+"""Work that falls due with time: report escalations, customer-question reminders, and
+erasure when retention ends (zunft.retention.erasure).
 
 `run_due(ctx)` does all of it once, at the context clock's "now"; the server calls it every
 ZUNFT_DUE_INTERVAL_SECONDS from a background task, and tests call it directly after moving a
@@ -15,6 +16,7 @@ from zunft.archive.daily import write_due_checkpoints
 from zunft.context import AppContext
 from zunft.customers.service import do_remind_unanswered
 from zunft.reports.service import do_escalate_due
+from zunft.retention.erasure import run_erasure
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +25,11 @@ def run_due(ctx: AppContext) -> dict[str, int]:
     escalated = ctx.write(do_escalate_due)
     reminded = ctx.write(do_remind_unanswered)
     checkpoints = write_due_checkpoints(ctx)  # daily, signed (docs/archive.md)
+    # Erasure reports its own counts (zunft.retention.erasure.run_erasure); this answer keeps
+    # its shape for the callers that compare it.
+    erased = run_erasure(ctx)
+    if any(erased.values()):
+        log.info("retention: %s", erased)
     return {"escalated": escalated, "reminded": reminded, "checkpoints": checkpoints}
 
 

@@ -115,3 +115,14 @@ def test_the_command_writes_all_three(tmp_path: Path) -> None:
         "Verzeichnis-Verarbeitungstaetigkeiten.pdf",
     ]
     assert "Müller Haustechnik GmbH" in _text((tmp_path / "unterlagen" / "TOM.pdf").read_bytes())
+
+
+def test_the_retention_rules_are_the_business_s_own(
+    client: TestClient, biz: Business, ctx: AppContext
+) -> None:
+    from zunft.retention.rules import do_set_rule
+
+    ctx.write(lambda tx: do_set_rule(tx, biz.actor("owner"), "geschaeftsbrief", 10))
+    text = _get(client, biz, "verfahrensdokumentation")
+    assert "mindestens 10 Jahre ab Ende des Kalenderjahres" in text
+    assert "mindestens 8 Jahre" in text  # vouchers: the legal default

@@ -84,6 +84,15 @@ OPS: dict[tuple[str, str], Callable[[Ids], dict[str, Any]] | None] = {
     # Archive exports (issue 7).
     ("GET", "/archive/exports/{export_id}"): None,
     ("GET", "/archive/exports/{export_id}/download"): None,
+    # Retention, legal holds, GDPR requests (issue 7).
+    ("GET", "/messages/{message_id}/class"): None,
+    ("PUT", "/messages/{message_id}/class"): lambda a: {"doc_class": "buchungsbeleg"},
+    ("PUT", "/files/{file_id}/class"): lambda a: {"doc_class": "buchungsbeleg"},
+    ("PUT", "/chats/{chat_id}/class"): lambda a: {"doc_class": "buchungsbeleg"},
+    ("POST", "/compliance/holds/{hold_id}/lift"): None,
+    ("POST", "/compliance/people/{user_id}/access-export"): None,
+    ("POST", "/compliance/people/{user_id}/erasure"): None,
+    ("GET", "/compliance/requests/{request_id}/answer"): None,
 }
 # Operations with a path parameter that are not walked, each with the reason.
 EXEMPT = {
@@ -189,6 +198,10 @@ def _populate(client: TestClient, biz: Business) -> dict[str, list[str]]:
     assert tus.status_code == 201, tus.text
     export = _ok(owner.post("/archive/exports", json={}), 202)["id"]
     assert client.app.state.exports.wait(export)  # type: ignore[attr-defined]
+    # A GDPR erasure request for the customer, and a legal hold on the project (issue 7).
+    erasure = _ok(owner.post(f"/compliance/people/{joined['user_id']}/erasure"))
+    hold = {"target_kind": "project", "target_id": project["id"], "reason": "Az 1/26"}
+    hold_id = _ok(owner.post("/compliance/holds", json=hold), 201)["id"]
     return {
         "export_id": [export],
         "file_id": [_ok(photo, 201)["id"]],
@@ -201,6 +214,8 @@ def _populate(client: TestClient, biz: Business) -> dict[str, list[str]]:
         "report_id": [report_id],
         "session_id": [_session_id(owner), _session_id(worker)],
         "user_id": [biz.users[r] for r in ("owner", "worker", "apprentice")],
+        "hold_id": [hold_id],
+        "request_id": [erasure["request_id"]],
     }
 
 
@@ -404,6 +419,12 @@ BODY_IDS: list[tuple[str, str, str, Callable[[str], dict[str, Any]]]] = [
         },
     ),
     ("project_id", "GET", "/reports", lambda i: {"params": {"project_id": i}}),
+    (
+        "project_id",
+        "POST",
+        "/compliance/holds",
+        lambda i: {"json": {"target_kind": "project", "target_id": i, "reason": "Az 1"}},
+    ),
     ("project_id", "GET", "/customer-chats", lambda i: {"params": {"project_id": i}}),
     (
         "file_id",

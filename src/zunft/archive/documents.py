@@ -101,8 +101,28 @@ def _files(settings: Settings) -> str:
     return f"Dateisystem des Servers ({where})"
 
 
+_CLASS_NAMES = {
+    "geschaeftsbrief": (
+        "Geschäftsbriefe (Kundenchats, Aufträge, Meldungen mit Fotos)",
+        "§ 147 Abs. 1 Nr. 2, 3 und Abs. 3 AO, § 257 Abs. 1 und 4 HGB",
+    ),
+    "buchungsbeleg": (
+        "Buchungsbelege (z. B. fotografierte Lieferscheine, Rechnungen)",
+        "§ 147 Abs. 1 Nr. 4 und Abs. 3 AO",
+    ),
+    "intern": ("Interne Kommunikation ohne Belegcharakter", "vom Betrieb festgelegt"),
+}
+
+
 def _default_retention(rx: Rx, tenant_id: str) -> list[RetentionLine]:
-    return []
+    """The business's rules as the erasure job applies them (zunft.retention.rules)."""
+    from zunft.retention.rules import CLASSES, get_retention_years
+
+    years = get_retention_years(rx, tenant_id)
+    return [
+        RetentionLine(name=_CLASS_NAMES[c][0], years=years[c], basis=_CLASS_NAMES[c][1])
+        for c in CLASSES
+    ]
 
 
 RetentionSource = Callable[[Rx, str], list[RetentionLine]]

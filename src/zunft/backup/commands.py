@@ -79,6 +79,19 @@ def _verify_restored(
     return problems
 
 
+def _erase_what_is_due(settings: Any) -> dict[str, int]:
+    """A backup is older than now: what retention has erased since is erased again at once
+    (erasure requests made after the backup must be repeated: docs/backup.md)."""
+    from zunft.context import open_context
+    from zunft.retention.erasure import run_erasure
+
+    ctx = open_context(settings, migrate=True)
+    try:
+        return run_erasure(ctx)
+    finally:
+        ctx.close()
+
+
 def cmd_restore(args: argparse.Namespace) -> int:
     from zunft.backup.backup import BackupError
     from zunft.backup.restore import restore_backup
@@ -98,6 +111,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
             f"  {t['slug']}: {t['journal_count']} journal entries, chain verified, "
             "signed checkpoint matches"
         )
+    erased = _erase_what_is_due(settings)
+    if any(erased.values()):
+        print(f"  erased since the backup was made: {erased}")
     print(f"restored: {summary.database} database, {summary.blobs} files")
     return 0
 

@@ -57,7 +57,7 @@ def do_describe_file(
     """Change a file's caption and/or tags (anyone who may post in its chat)."""
     row = access_file(tx, actor, file_id)
     access_chat_for_posting(tx, actor, row.chat_id)
-    cipher = tx.cipher(actor.tenant_id)
+    cipher = tx.cipher(actor.tenant_id).keyed(row.content_key)  # the file's own key
     payload: dict[str, Any] = {"file_id": file_id, "chat_id": row.chat_id}
     if set_caption:
         clean = check_caption(caption)
@@ -79,7 +79,12 @@ def do_describe_file(
             )
         payload["tags"] = clean_tags
     tx.append(
-        actor.tenant_id, "file.described", payload, actor_id=actor.user_id, chat_id=row.chat_id
+        actor.tenant_id,
+        "file.described",
+        payload,
+        actor_id=actor.user_id,
+        chat_id=row.chat_id,
+        key=row.content_key,
     )
     fresh = access_file(tx, actor, file_id)
     return file_view(cipher, fresh, actor, tags=get_tags(tx, [file_id])[file_id])

@@ -20,6 +20,8 @@ from zunft.crypto.envelope import TenantCipher
 from zunft.db import schema as s
 from zunft.db.tx import Rx, Tx
 from zunft.errors import Conflict, Invalid, NotFound, ZunftError
+from zunft.retention.keys import do_make_file_key
+from zunft.retention.rules import chat_default_class
 
 MAX_NAME = 200
 MAX_CAPTION = 1000
@@ -161,13 +163,23 @@ def do_create_upload(
     quota_bytes: int,
     expiry_ms: int,
 ) -> dict[str, Any]:
-    access_chat_for_posting(tx, actor, chat_id)
+    chat = access_chat_for_posting(tx, actor, chat_id)
     if length <= 0:
         raise Invalid("The file is empty.", code="empty_file")
     if length > max_bytes:
         raise TooLarge(f"A file may have at most {max_bytes} bytes.", limit=max_bytes)
     check_quota(tx, actor.tenant_id, length, quota_bytes)
-    meta = {"name": check_name(name), "caption": check_caption(caption)}
+    # The file's own content key (zunft.retention.keys), made now: its bytes are encrypted
+    # with it from the first segment on. Its id travels in the upload's metadata.
+    key = do_make_file_key(
+        tx,
+        actor.tenant_id,
+        chat_id=chat_id,
+        doc_class=chat.doc_class or chat_default_class(chat.kind),
+        author_id=actor.user_id,
+        blob_id=upload_id,
+    )
+    meta = {"name": check_name(name), "caption": check_caption(caption), "key": key.hex()}
     tx.conn.execute(
         insert(s.uploads),
         {
@@ -208,6 +220,12 @@ def upload_meta(rx: Rx, row: Any) -> dict[str, Any]:
         rx.cipher(row.tenant_id).decrypt(f"uploads.meta/{row.id}", row.meta_enc)
     )
     return meta
+
+
+def upload_key(meta: dict[str, Any]) -> bytes | None:
+    """The content key of an upload's file (None: an upload begun before content keys)."""
+    found = meta.get("key")
+    return bytes.fromhex(found) if isinstance(found, str) else None
 
 
 def do_advance_upload(
@@ -263,8 +281,9 @@ def do_store_file(
     access_chat_for_posting(tx, actor, upload.chat_id)
     # The upload's length was counted already; the previews come on top.
     check_quota(tx, actor.tenant_id, stored_bytes - upload.length, quota_bytes)
-    cipher = tx.cipher(actor.tenant_id)
     names = upload_meta(tx, upload)
+    key = upload_key(names)
+    cipher = tx.cipher(actor.tenant_id).keyed(key)
     tx.conn.execute(delete(s.uploads).where(s.uploads.c.id == upload_id))
     row = {
         "id": upload_id,
@@ -283,6 +302,9 @@ def do_store_file(
         "derivatives": json.dumps(derivatives),
         "taken_at": taken_at if taken_at is not None else tx.now_ms,
         "created_at": tx.now_ms,
+        "doc_class": None,
+        "content_key": key,
+        "erased_at": None,
     }
     tx.conn.execute(insert(s.blobs), row)
     tx.append(
@@ -299,6 +321,7 @@ def do_store_file(
         },
         actor_id=actor.user_id,
         chat_id=upload.chat_id,
+        key=key,
     )
     return file_view(cipher, access_file(tx, actor, upload_id), actor, tags=[])
 

@@ -39,6 +39,8 @@ from zunft.blobs.service import (
     get_expired_uploads,
     get_file,
     get_limits,
+    upload_key,
+    upload_meta,
 )
 from zunft.blobs.sniff import HEAD_BYTES, sniff
 from zunft.blobs.store import BlobStore
@@ -225,7 +227,8 @@ async def _receive(
     request: dict[str, Any] | None,
 ) -> Received:
     store = store_of(ctx)
-    cipher = ctx.keys.cipher(actor.tenant_id)
+    meta = await run_in_threadpool(ctx.read, lambda rx: upload_meta(rx, row))
+    cipher = ctx.keys.cipher(actor.tenant_id).keyed(upload_key(meta))
     old = int(row.offset)
     writer = await run_in_threadpool(
         lambda: SegmentWriter(store, cipher, row.id, size=row.length, offset=old)
@@ -355,6 +358,9 @@ def finish(
     store = store_of(ctx)
     cipher = ctx.keys.cipher(actor.tenant_id)
     try:
+        # Previews go under the file's own content key, like its bytes (zunft.retention).
+        meta = ctx.read(lambda rx: upload_meta(rx, access_upload(rx, actor, upload_id)))
+        cipher = cipher.keyed(upload_key(meta))
         reader = BlobReader(store, cipher, upload_id, size=size)
         if sha256 is None:  # the file came in several requests: one pass over it
             digest = hashlib.sha256()

@@ -751,6 +751,7 @@ def open_question_rows(rx: Rx, tenant_id: str | None) -> list[Any]:
                 m.c.sender_id,
                 m.c.created_at,
                 m.c.body_enc,
+                m.c.erased_at,
                 cc.c.project_id,
                 s.projects.c.lead_id,
                 s.projects.c.name_enc.label("project_name_enc"),
@@ -790,7 +791,9 @@ def get_open_questions(rx: Rx, actor: Actor) -> list[dict[str, Any]]:
                 "project_name": cipher.decrypt(f"projects.name/{r.project_id}", r.project_name_enc),
                 "customer_id": r.sender_id,
                 "customer_name": names[r.sender_id],
-                "text": cipher.decrypt(f"messages.body/{r.id}", r.body_enc),
+                "text": None  # erased when its retention ended (zunft.retention)
+                if r.erased_at is not None
+                else cipher.decrypt(f"messages.body/{r.id}", r.body_enc),
                 "asked_at": r.created_at,
                 "reply_due_at": due,
                 "overdue": due <= rx.now_ms,

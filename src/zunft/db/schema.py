@@ -142,6 +142,8 @@ chats = Table(
     Column("is_default", Boolean, nullable=False, default=False),  # the "Allgemein" channel
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("created_at", Millis, nullable=False),
+    # Document class of its content (docs/compliance-retention.md); NULL: the kind's default.
+    Column("doc_class", String(16), nullable=True),
     UniqueConstraint("tenant_id", "direct_key"),
     Index(None, "tenant_id", "kind"),
 )
@@ -175,6 +177,13 @@ messages = Table(
     Column("edit_count", Integer, nullable=False, default=0),
     Column("deleted_at", Millis, nullable=True),
     Column("deleted_by", ID, ForeignKey("users.id"), nullable=True),
+    # Retention (zunft.retention): the class if reclassified (NULL: the chat's), the content
+    # key of its erasure unit (NULL: written before content keys, under the data key), and
+    # when its text was erased.
+    Column("doc_class", String(16), nullable=True),
+    Column("content_key", LargeBinary(16), nullable=True),
+    Column("erased_at", Millis, nullable=True),
+    Index(None, "content_key"),
     UniqueConstraint("tenant_id", "seq"),
     Index(None, "chat_id", "seq"),
 )
@@ -225,7 +234,10 @@ journal_payloads = Table(
     Column("seq", BigInteger, nullable=False),
     Column("payload_enc", LargeBinary, nullable=True),  # NULL once erased
     Column("erased_at", Millis, nullable=True),
+    # The content key the payload is encrypted with (NULL: the business's data key).
+    Column("content_key", LargeBinary(16), nullable=True),
     PrimaryKeyConstraint("tenant_id", "seq"),
+    Index(None, "content_key"),
     ForeignKeyConstraint(["tenant_id", "seq"], ["journal.tenant_id", "journal.seq"]),
 )
 
@@ -468,6 +480,12 @@ blobs = Table(
     Column("derivatives", Text, nullable=False, default="{}"),  # JSON: name -> size, type
     Column("taken_at", Millis, nullable=True),  # EXIF capture time, else the upload time
     Column("created_at", Millis, nullable=False),
+    # Retention, as for messages: class if reclassified, content key of name/caption/meta,
+    # and when the file (contents and description) was erased.
+    Column("doc_class", String(16), nullable=True),
+    Column("content_key", LargeBinary(16), nullable=True),
+    Column("erased_at", Millis, nullable=True),
+    Index(None, "content_key"),
     Index(None, "chat_id", "created_at"),
     Index(None, "tenant_id"),
 )
@@ -500,4 +518,67 @@ media_limits = Table(  # per-business overrides of ZUNFT_MEDIA_QUOTA_MB / ZUNFT_
     Column("quota_mb", Integer, nullable=True),
     Column("file_limits", String(200), nullable=True),  # "photo=50,video=4096,..."
     Column("updated_at", Millis, nullable=False),
+)
+
+# --- retention, legal hold, erasure, GDPR requests (docs/compliance-retention.md) --------
+
+retention_rules = Table(  # a business's own periods; classes without a row use the defaults
+    "retention_rules",
+    metadata,
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("doc_class", String(16), nullable=False),
+    Column("years", Integer, nullable=False),
+    Column("updated_at", Millis, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "doc_class"),
+)
+
+# One key per erasure unit: chat x document class x calendar year x author for messages, or
+# one file (blob_id set). Wrapped by the business's data key (never the KEK); wrapped is NULL
+# once destroyed (crypto-shredding). Not unique: two keys for one unit (two processes making
+# it at once) are harmless, erasure destroys every key of a unit.
+content_keys = Table(
+    "content_keys",
+    metadata,
+    Column("id", LargeBinary(16), primary_key=True),  # random; in every ciphertext's header
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("chat_id", ID, ForeignKey("chats.id"), nullable=False),
+    Column("doc_class", String(16), nullable=False),
+    Column("year", Integer, nullable=False),
+    Column("author_id", ID, ForeignKey("users.id"), nullable=False),
+    Column("blob_id", ID, nullable=True),  # a file's own key (its upload's id)
+    Column("wrapped", LargeBinary, nullable=True),
+    Column("created_at", Millis, nullable=False),
+    Column("destroyed_at", Millis, nullable=True),
+    Index(None, "tenant_id", "chat_id", "doc_class", "year", "author_id"),
+    Index(None, "tenant_id", "doc_class", "year"),
+)
+
+legal_holds = Table(
+    "legal_holds",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("target_kind", String(16), nullable=False),  # project | customer
+    Column("target_id", ID, nullable=False),
+    Column("reason_enc", LargeBinary, nullable=False),
+    Column("set_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("set_at", Millis, nullable=False),
+    Column("lifted_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("lifted_at", Millis, nullable=True),
+    Index(None, "tenant_id", "target_id"),
+)
+
+gdpr_requests = Table(
+    "gdpr_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("tenant_id", ID, ForeignKey("tenants.id"), nullable=False),
+    Column("user_id", ID, ForeignKey("users.id"), nullable=False),  # the data subject
+    Column("kind", String(16), nullable=False),  # access | erasure
+    Column("requested_by", ID, ForeignKey("users.id"), nullable=True),
+    Column("created_at", Millis, nullable=False),
+    Column("erase_rest_at", Millis, nullable=True),  # erasure: when what is kept goes too
+    Column("done_at", Millis, nullable=True),  # erasure: everything erased
+    Column("answer_enc", LargeBinary, nullable=True),  # the written answer (German text)
+    Index(None, "tenant_id", "user_id"),
 )

@@ -61,7 +61,10 @@ class Tx(Rx):
         *,
         actor_id: str | None = None,
         chat_id: str | None = None,
+        key: bytes | None = None,
     ) -> Event:
+        """Append an entry; `key` is the content key (erasure unit, zunft.retention) its
+        payload is encrypted with, else the business's data key."""
         head = self.heads.get(tenant_id) or self._load_head(tenant_id)
         seq = head.seq + 1
         encoded = canonical(payload)
@@ -95,8 +98,9 @@ class Tx(Rx):
             {
                 "tenant_id": tenant_id,
                 "seq": seq,
-                "payload_enc": self.cipher(tenant_id).encrypt(f"journal/{seq}", encoded),
+                "payload_enc": self.cipher(tenant_id).encrypt(f"journal/{seq}", encoded, key),
                 "erased_at": None,
+                "content_key": key,
             },
         )
         head.seq, head.hash, head.dirty = seq, ehash, True

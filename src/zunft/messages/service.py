@@ -27,6 +27,8 @@ from zunft.db.prepared import Prepared
 from zunft.db.tx import Rx, Tx
 from zunft.errors import Conflict, Forbidden, Invalid, NotFound
 from zunft.ids import new_id
+from zunft.retention.keys import get_unit_key
+from zunft.retention.rules import chat_class_expr, year_of
 from zunft.search.tokens import stems
 
 MAX_TEXT = 10_000
@@ -38,11 +40,31 @@ MENTION_ALL = re.compile(r"(?<!\w)@alle\b", re.IGNORECASE)
 # The send path's statements, prepared once (docs/performance.md: building and executing
 # through SQLAlchemy cost far more than SQLite's own work, and this runs for every message).
 _m = s.chat_members
+_k = s.content_keys
 _POSTING = Prepared(
-    select(s.chats.c.kind, s.projects.c.status, _m.c.user_id, s.customers.c.withdrawn_at)
+    select(
+        s.chats.c.kind,
+        s.projects.c.status,
+        _m.c.user_id,
+        s.customers.c.withdrawn_at,
+        chat_class_expr(),
+        _k.c.id,
+    )
     .select_from(s.chats)
     .outerjoin(s.projects, s.projects.c.id == s.chats.c.project_id)
     .outerjoin(_m, (_m.c.chat_id == s.chats.c.id) & (_m.c.user_id == bindparam("user_id")))
+    # The sender's erasure unit of this chat and year, if made already (zunft.retention.keys):
+    # found here, the send needs no query of its own for it.
+    .outerjoin(
+        _k,
+        (_k.c.tenant_id == s.chats.c.tenant_id)
+        & (_k.c.chat_id == s.chats.c.id)
+        & (_k.c.doc_class == chat_class_expr())
+        & (_k.c.year == bindparam("year"))
+        & (_k.c.author_id == bindparam("user_id"))
+        & _k.c.blob_id.is_(None)
+        & _k.c.destroyed_at.is_(None),
+    )
     .outerjoin(s.customer_chats, s.customer_chats.c.chat_id == s.chats.c.id)
     .outerjoin(s.customers, s.customers.c.user_id == s.customer_chats.c.customer_id)
     .where(s.chats.c.id == bindparam("chat_id"), s.chats.c.tenant_id == bindparam("tenant_id"))
@@ -82,13 +104,17 @@ def message_view(
     cipher: TenantCipher, row: Any, attachments: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
     deleted = row.deleted_at is not None
+    erased = row.erased_at is not None
     return {
         "id": row.id,
         "chat_id": row.chat_id,
         "seq": row.seq,
         "sender_id": row.sender_id,
-        # A tombstone for readers; the text stays encrypted in the row for the archive.
-        "text": None if deleted else cipher.decrypt(f"messages.body/{row.id}", row.body_enc),
+        # A tombstone for readers; the text stays encrypted in the row for the archive,
+        # until its retention ends and it is erased (zunft.retention.erasure).
+        "text": None
+        if deleted or erased
+        else cipher.decrypt(f"messages.body/{row.id}", row.body_enc),
         "reply_to_id": row.reply_to_id,
         "mentions": json.loads(row.mentions),
         "mention_all": bool(row.mention_all),
@@ -96,7 +122,8 @@ def message_view(
         "edited_at": row.edited_at,
         "edit_count": row.edit_count,
         "deleted": deleted,
-        "attachments": [] if deleted else (attachments or []),
+        "erased": erased,
+        "attachments": [] if deleted or erased else (attachments or []),
     }
 
 
@@ -116,14 +143,22 @@ def _index(
     _INSERT_TOKENS.run_many(tx.conn, rows)
 
 
-def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> None:
-    """The rules of chats.service.access_chat_for_posting in one query (the send path)."""
+def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> tuple[str, bytes | None]:
+    """The rules of chats.service.access_chat_for_posting in one query (the send path).
+    Returns the chat's document class and the sender's content key for it this year, if
+    there is one yet (zunft.retention)."""
     row = _POSTING.first(
-        tx.conn, {"chat_id": chat_id, "tenant_id": actor.tenant_id, "user_id": actor.user_id}
+        tx.conn,
+        {
+            "chat_id": chat_id,
+            "tenant_id": actor.tenant_id,
+            "user_id": actor.user_id,
+            "year": year_of(tx.now_ms),
+        },
     )
     if row is None:
         raise NotFound("No such chat.")
-    kind, project_status, member, withdrawn_at = row
+    kind, project_status, member, withdrawn_at, doc_class, key = row
     if member is None and not (actor.is_admin and kind != "direct"):
         raise NotFound("No such chat.")  # not visible to this person: same as missing
     if project_status == "archived":
@@ -132,6 +167,7 @@ def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> None:
         raise Conflict(CONSENT_WITHDRAWN_MESSAGE, code="consent_withdrawn")
     if actor.kind == "customer":
         check_customer_consent(tx, actor)
+    return str(doc_class), None if key is None else bytes(key)
 
 
 def do_send_message(
@@ -146,7 +182,7 @@ def do_send_message(
 ) -> dict[str, Any]:
     # A photo needs no words: with attachments the text may be empty.
     text = "" if attachments and not text.strip() else check_text(text)
-    _check_posting(tx, actor, chat_id)
+    doc_class, key = _check_posting(tx, actor, chat_id)
     files = check_attachments(tx, actor, chat_id, attachments) if attachments else []
     if reply_to_id is not None:
         parent = tx.conn.execute(
@@ -166,13 +202,24 @@ def do_send_message(
     cipher = tx.cipher(actor.tenant_id)
     message_id = new_id()
     seq = tx.next_seq(actor.tenant_id)
+    # The message's erasure unit (zunft.retention.keys): its text, later versions and
+    # journal payloads are all encrypted with this key, so destroying it shreds them.
+    if key is None:
+        key = get_unit_key(
+            tx,
+            actor.tenant_id,
+            chat_id=chat_id,
+            doc_class=doc_class,
+            year=year_of(tx.now_ms),
+            author_id=actor.user_id,
+        )
     row = {
         "id": message_id,
         "tenant_id": actor.tenant_id,
         "chat_id": chat_id,
         "seq": seq,
         "sender_id": actor.user_id,
-        "body_enc": cipher.encrypt(f"messages.body/{message_id}", text),
+        "body_enc": cipher.encrypt(f"messages.body/{message_id}", text, key),
         "reply_to_id": reply_to_id,
         "mentions": json.dumps(mention_ids),
         "mention_all": mention_all,
@@ -181,6 +228,9 @@ def do_send_message(
         "edit_count": 0,
         "deleted_at": None,
         "deleted_by": None,
+        "doc_class": None,
+        "content_key": key,
+        "erased_at": None,
     }
     _INSERT_MESSAGE.run(tx.conn, row)
     payload: dict[str, Any] = {
@@ -207,7 +257,12 @@ def do_send_message(
         )
         payload["attachments"] = [f.id for f in files]
     event = tx.append(
-        actor.tenant_id, "message.sent", payload, actor_id=actor.user_id, chat_id=chat_id
+        actor.tenant_id,
+        "message.sent",
+        payload,
+        actor_id=actor.user_id,
+        chat_id=chat_id,
+        key=key,
     )
     assert event.seq == seq  # the message's seq is its journal entry's
     _ADVANCE_CHAT.run(tx.conn, {"b_chat_id": chat_id, "b_seq": seq})
@@ -233,6 +288,7 @@ def _public(
         "edited_at": row["edited_at"],
         "edit_count": row["edit_count"],
         "deleted": False,
+        "erased": False,
         "attachments": attachments,
     }
 
@@ -322,6 +378,8 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
         raise Forbidden("Only the sender can edit a message.", code="not_sender")
     if row.deleted_at is not None:
         raise NotFound("No such message.")
+    if row.erased_at is not None:
+        raise Conflict("The message was erased.", code="message_erased")
     access_chat_for_posting(tx, actor, row.chat_id)
     cipher = tx.cipher(actor.tenant_id)
     old = cipher.decrypt(f"messages.body/{message_id}", row.body_enc)
@@ -334,7 +392,9 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
             "message_id": message_id,
             "rev": rev,
             "tenant_id": actor.tenant_id,
-            "body_enc": cipher.encrypt(f"message_revisions.body/{message_id}/{rev}", old),
+            "body_enc": cipher.encrypt(
+                f"message_revisions.body/{message_id}/{rev}", old, row.content_key
+            ),
             "written_at": row.edited_at or row.created_at,
             "replaced_at": tx.now_ms,
         },
@@ -343,7 +403,7 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
         update(s.messages)
         .where(s.messages.c.id == message_id)
         .values(
-            body_enc=cipher.encrypt(f"messages.body/{message_id}", text),
+            body_enc=cipher.encrypt(f"messages.body/{message_id}", text, row.content_key),
             edited_at=tx.now_ms,
             edit_count=rev + 1,
         )
@@ -356,6 +416,7 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
         {"message_id": message_id, "chat_id": row.chat_id, "text": text, "rev": rev + 1},
         actor_id=actor.user_id,
         chat_id=row.chat_id,
+        key=row.content_key,
     )
     return _view(tx, cipher, access_message(tx, actor, message_id))
 

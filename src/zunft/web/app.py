@@ -24,6 +24,7 @@ from zunft.web.routes import (
     archive,
     auth,
     chats,
+    compliance,
     customers,
     documents,
     files,
@@ -124,6 +125,7 @@ def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
         gallery,
         documents,
         archive,
+        compliance,
     ):
         api.include_router(module.router)
 

@@ -154,3 +154,21 @@ class MessageEditIn(Body):
 
 class ReadIn(Body):
     seq: int = Field(ge=0)
+
+
+# --- retention, legal hold, GDPR (docs/compliance-retention.md) ------------------------------
+
+
+class RetentionRuleIn(Body):
+    doc_class: str = Field(max_length=16, description="geschaeftsbrief, buchungsbeleg or intern")
+    years: int = Field(description="Keep at least this many years after the calendar year")
+
+
+class DocClassIn(Body):
+    doc_class: str = Field(max_length=16, description="geschaeftsbrief, buchungsbeleg or intern")
+
+
+class LegalHoldIn(Body):
+    target_kind: Literal["project", "customer"]
+    target_id: str = Field(max_length=26)
+    reason: str = Field(max_length=500, description="Why, e.g. the case or file number")

@@ -2,7 +2,7 @@
 // stream are never cached here (the app keeps its own data in IndexedDB).
 // Shell files are answered from the cache at once and refreshed in the background
 // (stale-while-revalidate); a new version of this file replaces the whole cache.
-const VERSION = "zunft-shell-v3";
+const VERSION = "zunft-shell-v4";
 const SHELL = [
   "/",
   "/manifest.webmanifest",
@@ -25,6 +25,7 @@ const SHELL = [
   "/app/gallery.js",
   "/app/presence.js",
   "/app/archive.js",
+  "/app/compliance.js",
   "/app/icons/icon.svg",
   "/app/icons/icon-192.png",
 ];

@@ -12,7 +12,8 @@ export function renderAdminScreen(main, section) {
   main.append(h("nav", { class: "subtabs", "aria-label": t("nav_admin") },
     h("a", { href: "#/admin/users", class: "tab", "aria-current": section === "users" ? "page" : null }, t("admin_users")),
     h("a", { href: "#/admin/projects", class: "tab", "aria-current": section === "projects" ? "page" : null }, t("admin_projects")),
-    h("a", { href: "#/admin/archive", class: "tab", "aria-current": section === "archive" ? "page" : null }, t("archive_tab"))));
+    h("a", { href: "#/admin/archive", class: "tab", "aria-current": section === "archive" ? "page" : null }, t("archive_tab")),
+    h("a", { href: "#/admin/compliance", class: "tab" }, t("cmp_title"))));
   const body = h("div");
   const msg = h("p", { role: "status", class: "notice" });
   main.append(msg, body);

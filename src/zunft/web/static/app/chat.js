@@ -8,6 +8,13 @@ import { kvGet, kvSet } from "./store.js";
 import { errorText, markChatRead, userName } from "./main.js";
 import { composerButtons, hasPreview, renderAttachments, renderPendingFiles, renderTray } from "./media.js";
 
+// What shows instead of a message's text: deleted by a person, or erased when its retention
+// ended (docs/compliance-retention.md); null while the text is there.
+function gone(m) {
+  if (m.erased) return t("message_erased");
+  return m.deleted ? t("message_deleted") : null;
+}
+
 const PAGE = 50;
 const WINDOW_MAX = 150; // messages in the DOM at most
 const STEP = 50; // messages the window moves by
@@ -359,20 +366,20 @@ export class ChatView {
     const mine = m.sender_id === this.state.me.id;
     const replied = m.reply_to_id ? this.byId.get(m.reply_to_id) : null;
     const el = h("li", {
-      class: "msg" + (mine ? " mine" : "") + (m.deleted ? " deleted" : "") + (this.selected === m.id ? " selected" : ""),
+      class: "msg" + (mine ? " mine" : "") + (gone(m) ? " deleted" : "") + (this.selected === m.id ? " selected" : ""),
       tabindex: "0",
       dataset: { key: m.id, id: m.id, seq: String(m.seq) },
-      "aria-label": (mine ? t("you") : userName(m.sender_id)) + ": " + (m.deleted ? t("message_deleted") : m.text || t("media_attachment")),
+      "aria-label": (mine ? t("you") : userName(m.sender_id)) + ": " + (gone(m) || m.text || t("media_attachment")),
     },
     mine ? null : h("span", { class: "sender" }, userName(m.sender_id)),
     m.reply_to_id ? h("blockquote", { class: "quote" },
       replied ? (replied.deleted ? t("message_deleted") : `${userName(replied.sender_id)}: ${replied.text}`) : t("reply_earlier")) : null,
-    h("span", { class: "text" }, m.deleted ? t("message_deleted") : m.text),
+    h("span", { class: "text" }, gone(m) || m.text),
     renderAttachments(m, (a) => this.openViewer(a)),
     h("span", { class: "meta" },
       h("time", null, formatTime(m.created_at)),
-      m.edited_at && !m.deleted ? h("span", { class: "edited" }, t("edited")) : null,
-      mine && !m.deleted ? h("span", { class: "state" }, this.readState(m)) : null),
+      m.edited_at && !gone(m) ? h("span", { class: "edited" }, t("edited")) : null,
+      mine && !gone(m) ? h("span", { class: "state" }, this.readState(m)) : null),
     );
     el.addEventListener("click", () => this.select(m.id));
     el.addEventListener("keydown", (e) => {
@@ -429,8 +436,8 @@ export class ChatView {
   renderActions() {
     const m = this.selected ? this.byId.get(this.selected) : null;
     clear(this.actions);
-    this.actions.hidden = !m || m.deleted;
-    if (!m || m.deleted) return;
+    this.actions.hidden = !m || gone(m);
+    if (!m || gone(m)) return;
     const mine = m.sender_id === this.state.me.id;
     const admin = ["owner", "office"].includes(this.state.me.role);
     this.actions.append(
@@ -440,6 +447,11 @@ export class ChatView {
         type: "button", class: "danger",
         onclick: () => this.remove(m),
       }, this.confirmDelete ? t("delete_confirm") : t("delete")) : null,
+      // Owner and office classify documents (retention, compliance.js).
+      admin ? h("button", {
+        type: "button", class: "secondary",
+        onclick: () => import("./compliance.js").then((c) => c.classifyMenu(this.actions, m)),
+      }, t("doc_class")) : null,
       h("button", { type: "button", class: "link", onclick: () => this.select(m.id) }, t("cancel")),
     );
   }
@@ -594,6 +606,7 @@ export class ChatView {
     const m = this.byId.get(d.message_id);
     switch (ev.kind) {
       case "message.sent":
+        if (!d.message_id) return;  // replayed after its retention ended: erased (history has it)
         this.put({
           id: d.message_id, chat_id: ev.chat_id, seq: ev.seq, sender_id: d.sender_id, text: d.text,
           reply_to_id: d.reply_to_id, mentions: d.mentions || [], created_at: ev.ts,

@@ -154,7 +154,7 @@ function applyEvent(ev) {
   const d = ev.data || {};
   switch (ev.kind) {
     case "message.sent":
-      if (!chat) {
+      if (!chat || !d.message_id) {  // (no id: an erased entry replayed; the list reloads)
         refreshLists();
         return;
       }
@@ -748,6 +748,10 @@ async function renderGalleryScreen(projectId) {
 // ---------------------------------------------------------------- admin (owner, office)
 
 async function renderAdmin(section) {
+  if (section === "compliance") {  // retention, holds, GDPR, audit log (compliance.js)
+    const { renderComplianceScreen } = await import("./compliance.js");
+    return renderComplianceScreen(shell(t("nav_admin")));
+  }
   const { renderAdminScreen } = await import("./admin.js");
   const main = shell(t("nav_admin"));
   renderAdminScreen(main, section || "users");

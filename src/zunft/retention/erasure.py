@@ -1,0 +1,324 @@
+"""Erasure by destroying keys (crypto-shredding), the daily job that does it when retention
+ends, and moving content written before content keys into them (docs/compliance-retention.md,
+docs/security.md "Content keys").
+
+Destroying a unit's key, in one transaction:
+- the key's wrapped copy is set to NULL (`content_keys.destroyed_at`): every ciphertext made
+  with it, in this database and in any copy or backup of it made afterwards, is unreadable;
+- its ciphertexts are removed from the live database as well: message text and earlier
+  versions, search tokens, journal payloads (`payload_enc` NULL, `erased_at` set: `zunft archive
+  verify` accepts an erased payload, the entry's hash still chains), and file rows;
+- one journal entry `retention.erased` says what was erased and why.
+File contents are deleted from the blob store after the commit; should that fail, what is
+left there is ciphertext under a destroyed key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from zunft.blobs import segments
+from zunft.context import AppContext
+from zunft.db import schema as s
+from zunft.db.tx import Tx
+from zunft.retention.classify import (
+    edit_seqs,
+    file_class_expr,
+    message_class_expr,
+    move_message,
+)
+from zunft.retention.holds import get_held_chat_ids
+from zunft.retention.keys import UnitErased, get_unit_key
+from zunft.retention.rules import CLASSES, erase_from_ms, get_retention_years, year_of
+
+# Stored answers of idempotent writes (client_writes) hold message text under the data key.
+# A retry older than this cannot come: a session ends after ZUNFT_SESSION_DAYS (90) unused,
+# and the app empties its outbox when its session has ended. Erasure needs them gone, since
+# every erasure is of content at least a calendar year old.
+CLIENT_WRITES_KEEP_MS = 180 * 24 * 3600 * 1000
+MAX_KEYS_PER_ROUND = 500  # per business and round: bounds one transaction; the next round goes on
+LEGACY_BATCH = 500  # messages moved into content keys per round
+
+_k = s.content_keys
+
+
+@dataclass
+class Erased:
+    units: list[dict[str, Any]] = field(default_factory=list)
+    messages: int = 0
+    files: list[tuple[str, str]] = field(default_factory=list)  # (tenant, blob) to delete
+
+
+def destroy_keys(tx: Tx, tenant_id: str, key_ids: list[bytes], erased: Erased) -> None:
+    """Destroy content keys and remove what they encrypted (no journal entry: callers add
+    one for the whole batch)."""
+    if not key_ids:
+        return
+    m, p = s.messages, s.journal_payloads
+    message_ids = list(
+        tx.conn.execute(
+            select(m.c.id).where(m.c.tenant_id == tenant_id, m.c.content_key.in_(key_ids))
+        ).scalars()
+    )
+    for chunk in _chunks(message_ids):
+        tx.conn.execute(delete(s.search_tokens).where(s.search_tokens.c.message_id.in_(chunk)))
+        tx.conn.execute(
+            delete(s.message_revisions).where(s.message_revisions.c.message_id.in_(chunk))
+        )
+    tx.conn.execute(
+        update(m)
+        .where(m.c.tenant_id == tenant_id, m.c.content_key.in_(key_ids))
+        .values(body_enc=b"", erased_at=tx.now_ms)
+    )
+    erased.messages += len(message_ids)
+    tx.conn.execute(
+        update(p)
+        .where(p.c.tenant_id == tenant_id, p.c.content_key.in_(key_ids))
+        .values(payload_enc=None, erased_at=tx.now_ms)
+    )
+    blob_ids = list(
+        tx.conn.execute(
+            select(_k.c.blob_id).where(_k.c.id.in_(key_ids), _k.c.blob_id.is_not(None))
+        ).scalars()
+    )
+    erase_files(tx, tenant_id, [str(b) for b in blob_ids], erased)
+    tx.conn.execute(
+        update(_k)
+        .where(_k.c.tenant_id == tenant_id, _k.c.id.in_(key_ids))
+        .values(wrapped=None, destroyed_at=tx.now_ms)
+    )
+    cipher = tx.cipher(tenant_id)
+    for key_id in key_ids:
+        cipher.forget_content_key(key_id)
+
+
+def erase_files(tx: Tx, tenant_id: str, blob_ids: list[str], erased: Erased) -> None:
+    """Remove files' rows (and any upload still in progress under that id); their contents
+    go from the store after the commit."""
+    for chunk in _chunks(blob_ids):
+        tx.conn.execute(
+            delete(s.message_attachments).where(s.message_attachments.c.blob_id.in_(chunk))
+        )
+        tx.conn.execute(delete(s.blob_tags).where(s.blob_tags.c.blob_id.in_(chunk)))
+        tx.conn.execute(
+            delete(s.blobs).where(s.blobs.c.tenant_id == tenant_id, s.blobs.c.id.in_(chunk))
+        )
+        tx.conn.execute(
+            delete(s.uploads).where(s.uploads.c.tenant_id == tenant_id, s.uploads.c.id.in_(chunk))
+        )
+    erased.files.extend((tenant_id, b) for b in blob_ids)
+
+
+def _chunks(items: list[Any], size: int = 500) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def get_due_keys(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_ROUND) -> list[Any]:
+    """Content keys whose retention has ended and that no legal hold keeps."""
+    years = get_retention_years(tx, tenant_id)
+    this_year = year_of(tx.now_ms)
+    held = get_held_chat_ids(tx, tenant_id)
+    due: list[Any] = []
+    for doc_class in CLASSES:
+        # Content of year Y kept N years may go from 1 January of Y + N + 1.
+        last_due_year = this_year - years[doc_class] - 1
+        rows = tx.conn.execute(
+            select(_k.c.id, _k.c.chat_id, _k.c.doc_class, _k.c.year, _k.c.blob_id)
+            .where(
+                _k.c.tenant_id == tenant_id,
+                _k.c.doc_class == doc_class,
+                _k.c.year <= last_due_year,
+                _k.c.destroyed_at.is_(None),
+                # In SQL, not after the limit: held units must not starve the others.
+                _k.c.chat_id.not_in(sorted(held)),
+            )
+            .order_by(_k.c.year)
+            .limit(limit)
+        ).all()
+        due.extend(rows)
+    return due[:limit]
+
+
+def get_due_legacy_files(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_ROUND) -> list[str]:
+    """Files stored before content keys (no key to destroy) whose retention has ended."""
+    years = get_retention_years(tx, tenant_id)
+    this_year = year_of(tx.now_ms)
+    held = get_held_chat_ids(tx, tenant_id)
+    b = s.blobs
+    due: list[str] = []
+    for doc_class in CLASSES:
+        # Uploaded before 1 January of (this year - N): its year + N has ended.
+        boundary = erase_from_ms(this_year - years[doc_class] - 1, 0)
+        rows = tx.conn.execute(
+            select(b.c.id, b.c.chat_id)
+            .join(s.chats, s.chats.c.id == b.c.chat_id)
+            .where(
+                b.c.tenant_id == tenant_id,
+                b.c.content_key.is_(None),
+                file_class_expr() == doc_class,
+                b.c.created_at < boundary,
+                b.c.chat_id.not_in(sorted(held)),
+            )
+            .limit(limit)
+        ).all()
+        due.extend(r.id for r in rows)
+    return due[:limit]
+
+
+def do_erase_due(tx: Tx) -> tuple[int, list[tuple[str, str]]]:
+    """The daily job's writing part: destroy every due key of every business. Returns the
+    number of keys destroyed and the files whose contents to delete once this committed."""
+    total = 0
+    files: list[tuple[str, str]] = []
+    for tenant_id in list(tx.conn.execute(select(s.tenants.c.id)).scalars()):
+        erased = Erased()
+        due = get_due_keys(tx, tenant_id)
+        legacy_files = get_due_legacy_files(tx, tenant_id)
+        if legacy_files:
+            erase_files(tx, tenant_id, legacy_files, erased)
+            tx.append(
+                tenant_id,
+                "retention.erased",
+                {
+                    "reason": "retention_ended",
+                    "file_ids": legacy_files,
+                    "messages": 0,
+                    "files": len(legacy_files),
+                },
+            )
+            files.extend(erased.files)
+            erased = Erased()
+        if due:
+            destroy_keys(tx, tenant_id, [bytes(r.id) for r in due], erased)
+            units: dict[tuple[str, str, int], int] = {}
+            for r in due:
+                unit = (r.chat_id, r.doc_class, r.year)
+                units[unit] = units.get(unit, 0) + 1
+            tx.append(
+                tenant_id,
+                "retention.erased",
+                {
+                    "reason": "retention_ended",
+                    "units": [
+                        {"chat_id": c, "doc_class": d, "year": y, "keys": n}
+                        for (c, d, y), n in sorted(units.items())
+                    ],
+                    "messages": erased.messages,
+                    "files": len(erased.files),
+                },
+            )
+            total += len(due)
+            files.extend(erased.files)
+    return total, files
+
+
+def delete_erased_files(ctx: AppContext, files: list[tuple[str, str]]) -> None:
+    if ctx.blobs is None:
+        return
+    for tenant_id, blob_id in files:
+        ctx.blobs.delete_prefix(segments.prefix(tenant_id, blob_id))
+
+
+def do_migrate_legacy(
+    tx: Tx,
+    limit: int | None = LEGACY_BATCH,
+    *,
+    tenant_id: str | None = None,
+    sender_id: str | None = None,
+) -> int:
+    """Move up to `limit` messages written before content keys (under the data key) into
+    their units (all of one sender's with `sender_id`). Returns how many moved."""
+    m = s.messages
+    query = (
+        select(m, message_class_expr().label("effective_class"))
+        .join(s.chats, s.chats.c.id == m.c.chat_id)
+        .where(m.c.content_key.is_(None), m.c.erased_at.is_(None))
+        .order_by(m.c.tenant_id, m.c.chat_id)
+    )
+    if sender_id is not None:
+        query = query.where(m.c.tenant_id == tenant_id, m.c.sender_id == sender_id)
+    rows = tx.conn.execute(query if limit is None else query.limit(limit)).all()
+    by_chat: dict[tuple[str, str], list[Any]] = {}
+    for r in rows:
+        by_chat.setdefault((r.tenant_id, r.chat_id), []).append(r)
+    for (tid, chat_id), group in by_chat.items():
+        edits = edit_seqs(tx, tid, chat_id, {r.id for r in group})
+        for r in group:
+            try:
+                key = get_unit_key(
+                    tx,
+                    tid,
+                    chat_id=chat_id,
+                    doc_class=r.effective_class,
+                    year=year_of(r.created_at),
+                    author_id=r.sender_id,
+                )
+            except UnitErased:
+                # Its unit was shredded already: it is past its retention, erase it as well.
+                key = None
+            if key is None:
+                _erase_legacy_message(tx, r, edits.get(r.id, []))
+            else:
+                move_message(tx, r, key, edits.get(r.id, []))
+    return len(rows)
+
+
+def _erase_legacy_message(tx: Tx, row: Any, edits: list[int]) -> None:
+    p = s.journal_payloads
+    tx.conn.execute(delete(s.search_tokens).where(s.search_tokens.c.message_id == row.id))
+    tx.conn.execute(delete(s.message_revisions).where(s.message_revisions.c.message_id == row.id))
+    tx.conn.execute(
+        update(s.messages)
+        .where(s.messages.c.id == row.id)
+        .values(body_enc=b"", erased_at=tx.now_ms)
+    )
+    tx.conn.execute(
+        update(p)
+        .where(p.c.tenant_id == row.tenant_id, p.c.seq.in_([row.seq, *edits]))
+        .values(payload_enc=None, erased_at=tx.now_ms)
+    )
+    tx.append(
+        row.tenant_id,
+        "retention.erased",
+        {"reason": "retention_ended", "message_ids": [row.id], "messages": 1, "files": 0},
+    )
+
+
+def get_legacy_files_of(tx: Tx, tenant_id: str, uploader_id: str, doc_class: str) -> list[str]:
+    """A person's files of one class stored before content keys (erased by deletion)."""
+    b = s.blobs
+    return list(
+        tx.conn.execute(
+            select(b.c.id)
+            .join(s.chats, s.chats.c.id == b.c.chat_id)
+            .where(
+                b.c.tenant_id == tenant_id,
+                b.c.uploader_id == uploader_id,
+                b.c.content_key.is_(None),
+                file_class_expr() == doc_class,
+            )
+        ).scalars()
+    )
+
+
+def do_expire_client_writes(tx: Tx) -> int:
+    """Forget stored answers of idempotent writes older than CLIENT_WRITES_KEEP_MS."""
+    c = s.client_writes
+    result = tx.conn.execute(delete(c).where(c.c.created_at < tx.now_ms - CLIENT_WRITES_KEEP_MS))
+    return int(result.rowcount or 0)
+
+
+def run_erasure(ctx: AppContext) -> dict[str, int]:
+    """One round of the daily work: move old content into units, erase what is due, finish
+    GDPR erasures whose kept part has fallen due, then delete the erased files' contents."""
+    from zunft.retention.gdpr import do_finish_erasures  # gdpr builds on this module
+
+    ctx.write(do_expire_client_writes)
+    migrated = ctx.write(do_migrate_legacy)
+    erased, files = ctx.write(do_erase_due)
+    delete_erased_files(ctx, files)  # after the commit: never for a rolled-back erasure
+    finished = ctx.write(do_finish_erasures)
+    return {"migrated": migrated, "erased_keys": erased, "gdpr_finished": finished}
