@@ -2,7 +2,7 @@
 // stream are never cached here (the app keeps its own data in IndexedDB).
 // Shell files are answered from the cache at once and refreshed in the background
 // (stale-while-revalidate); a new version of this file replaces the whole cache.
-const VERSION = "zunft-shell-v1";
+const VERSION = "zunft-shell-v2";
 const SHELL = [
   "/",
   "/manifest.webmanifest",
@@ -18,6 +18,9 @@ const SHELL = [
   "/app/outbox.js",
   "/app/chat.js",
   "/app/admin.js",
+  "/app/customer.js",
+  "/app/cust.js",
+  "/app/reports.js",
   "/app/icons/icon.svg",
   "/app/icons/icon-192.png",
 ];

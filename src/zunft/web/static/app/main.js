@@ -42,10 +42,13 @@ async function boot() {
   window.addEventListener("offline", () => setOnline(false));
   const invite = (location.hash || "").match(/^#\/invite\/([A-Za-z0-9_-]+)$/);
   if (invite) return renderInvite(invite[1]);
+  // A customer's link (/kunde#<token>) or a customer's session: their own small app.
+  if (location.pathname === "/kunde") return customerApp((location.hash || "").slice(1));
   try {
     state.me = await get("/me");
     await kvSet("me", state.me);
   } catch (err) {
+    if (err.code === "staff_only") return customerApp("");
     if (err.offline) {
       state.me = await kvGet("me");
     } else if (err.code === "totp_setup_required") {
@@ -54,6 +57,11 @@ async function boot() {
     if (!state.me) return renderLogin();
   }
   await startSession();
+}
+
+async function customerApp(token) {
+  const { openCustomerLink, startCustomer } = await import("./customer.js");
+  return /^[A-Za-z0-9_-]{20,}$/.test(token) ? openCustomerLink(token) : startCustomer();
 }
 
 async function startSession() {
@@ -184,6 +192,9 @@ function applyEvent(ev) {
         if (d.seq >= chat.last_seq) chat.unread = 0;
       }
       break;
+    case "consent.withdrawn":
+      if (chat) chat.consent_withdrawn = true;
+      break;
     case "chat.created":
     case "chat.member_added":
     case "chat.member_removed":
@@ -210,6 +221,7 @@ function shell(title, { back, actions } = {}) {
   );
   const nav = h("nav", { class: "tabs", "aria-label": t("nav") },
     tab("#/", t("nav_chats")),
+    tab("#/reports", t("nav_reports")),
     tab("#/search", t("nav_search")),
     tab("#/devices", t("nav_devices")),
     tab("#/profile", t("nav_profile")),
@@ -241,7 +253,7 @@ export function renderStatus() {
 // ---------------------------------------------------------------- routing
 
 function route() {
-  if (!state.me) return;
+  if (!state.me || state.me.kind === "customer") return;
   if (state.view && state.view.close) state.view.close();
   state.view = null;
   const hash = location.hash || "#/";
@@ -257,6 +269,11 @@ function route() {
       return renderProfile();
     case "admin":
       return renderAdmin(arg);
+    case "customers":
+    case "reports":
+    case "report":
+    case "report-new":
+      return renderLazy(screen, arg, hash);
     default:
       return renderList();
   }
@@ -356,7 +373,7 @@ async function renderInvite(token) {
   form.querySelector("input").focus();
 }
 
-function deviceName() {
+export function deviceName() {
   const ua = navigator.userAgent;
   const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS"
     : /Windows/.test(ua) ? "Windows" : /Mac OS/.test(ua) ? "macOS" : /Linux/.test(ua) ? "Linux" : "";
@@ -510,7 +527,8 @@ function chatItem(chat, current) {
   },
   h("span", { class: "chat-main" },
     h("span", { class: "chat-title" }, chat.title || t(KIND_LABEL[chat.kind] || "kind_channel")),
-    h("span", { class: "chat-kind" }, t(KIND_LABEL[chat.kind] || "kind_channel")),
+    h("span", { class: "chat-kind" }, t(KIND_LABEL[chat.kind] || "kind_channel"),
+      chat.consent_withdrawn ? h("span", { class: "chip" }, " · " + t("consent_withdrawn")) : null),
     h("span", { class: "chat-preview" }, preview)),
   h("span", { class: "chat-meta" },
     m ? h("time", null, formatTime(m.created_at)) : null,
@@ -522,7 +540,7 @@ function chatItem(chat, current) {
 
 function renderChat(chatId) {
   const chat = state.chats.get(chatId);
-  const main = shell(chat ? chat.title : t("nav_chats"), { back: "#/" });
+  const main = shell(chat ? chat.title : t("nav_chats"), { back: "#/", actions: chatActions(chat) });
   let pane = main;
   let side = null;
   if (WIDE.matches) {
@@ -542,6 +560,18 @@ function renderChat(chatId) {
     if (side) fillList(side, chatId);
   };
   state.view.open();
+}
+
+// In a project's chats: raise a report (Meldung); the project's customers for owner, office
+// and the project's lead (docs/webapp.md).
+function chatActions(chat) {
+  if (!chat || !chat.project_id || chat.project_status === "archived") return null;
+  const p = state.projects.get(chat.project_id);
+  const mayInvite = isAdmin() || (p && p.lead_id === state.me.id);
+  const pid = encodeURIComponent(chat.project_id);
+  return h("span", { class: "row top-actions" },
+    chat.kind === "project" ? h("a", { class: "top-btn", href: "#/report-new/" + pid, id: "raise-report" }, t("rep_raise")) : null,
+    mayInvite ? h("a", { class: "top-btn", href: "#/customers/" + pid }, t("cust_staff_nav")) : null);
 }
 
 export function markChatRead(chatId, seq) {
@@ -710,6 +740,12 @@ function workingHours() {
   });
   load();
   return form;
+}
+
+// Customers of a project (cust.js) and reports (reports.js): loaded when opened.
+async function renderLazy(screen, arg, hash) {
+  const mod = await import(screen === "customers" ? "./cust.js" : "./reports.js");
+  if ((location.hash || "#/") === hash && state.me) mod.renderScreen(screen, decodeURIComponent(arg), shell);
 }
 
 // ---------------------------------------------------------------- admin (owner, office)
