@@ -48,6 +48,7 @@ def test_invite_lookup_accept_talk(ctx: AppContext, client: TestClient, biz: Bus
     assert len(token) >= 43  # 256 random bits, URL-safe base64
     assert inv["link"].endswith(f"/kunde#{token}")  # fragment: never sent, never in Referer
     assert inv["qr_svg"].startswith("<svg")
+    assert 'xmlns="http://www.w3.org/2000/svg"' in inv["qr_svg"]  # standalone: shown as an image
     # Only the hash is kept, nowhere the token itself (not even in the idempotent answer).
     stored = _all_bytes(ctx)
     assert token.encode() not in stored

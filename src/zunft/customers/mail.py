@@ -25,7 +25,13 @@ def invitation_link(origin: str, token: str) -> str:
 
 
 def qr_svg(link: str) -> str:
-    return str(segno.make(link, error="m").svg_inline(scale=4, border=4))
+    """A standalone SVG document (with its namespace): the web app shows it as an image from
+    a blob: URL, never as markup in the page (CSP: no inline style)."""
+    out = io.BytesIO()
+    segno.make(link, error="m").save(
+        out, kind="svg", scale=4, border=4, xmldecl=False, svgns=True, nl=False
+    )
+    return out.getvalue().decode()
 
 
 def qr_png(link: str) -> bytes:

@@ -131,7 +131,10 @@ def people(browser: Any, live: Live, biz: Business) -> Iterator[Callable[..., Pe
         foreign = [
             u
             for u in person.requests
-            if not (u.startswith(live.origin + "/") or u.startswith(f"ws://127.0.0.1:{live.port}/"))
+            if not (
+                u.startswith((live.origin + "/", f"blob:{live.origin}/"))  # blob: made here
+                or u.startswith(f"ws://127.0.0.1:{live.port}/")
+            )
         ]
         assert foreign == [], f"requests to other hosts: {foreign}"
         assert person.page_errors == [], person.page_errors

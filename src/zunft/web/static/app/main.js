@@ -89,7 +89,7 @@ async function startSession() {
   state.outbox.onChange = (change) => {
     if (state.view && state.view.outboxChanged) state.view.outboxChanged(change);
   };
-  refreshLists();
+  state.loaded = refreshLists();
   state.stream.start();
   route();
 }
@@ -745,6 +745,7 @@ function workingHours() {
 // Customers of a project (cust.js) and reports (reports.js): loaded when opened.
 async function renderLazy(screen, arg, hash) {
   const mod = await import(screen === "customers" ? "./cust.js" : "./reports.js");
+  await state.loaded; // projects and people, for names and choices
   if ((location.hash || "#/") === hash && state.me) mod.renderScreen(screen, decodeURIComponent(arg), shell);
 }
 
