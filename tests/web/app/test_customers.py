@@ -114,7 +114,7 @@ def test_invite_consent_chat_questions_and_withdrawal(
     shots(office, "customer-questions")
     question.click()
     expect(page.locator(".topbar .title")).to_have_text("Erika Zander")
-    expect(page.locator(".msg", has_text="Wann kommen Sie morgen?")).to_be_visible()
+    expect(page.locator(".msg", has_text="Wann kommen Sie morgen?")).to_contain_text("Erika Zander")
     expect(page.locator("html")).to_have_attribute("data-stream", "ready")
     page.get_by_label("Nachricht schreiben").fill("Um 8 Uhr sind wir da.")
     page.get_by_label("Nachricht schreiben").press("Enter")

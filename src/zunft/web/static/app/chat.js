@@ -126,6 +126,10 @@ export class ChatView {
     try {
       const out = await get(`/chats/${encodeURIComponent(this.chatId)}/people`);
       this.people = out.people.filter((p) => p.id !== this.state.me.id);
+      // Names the staff list lacks (a customer; for a customer, everybody): from here.
+      const unknown = out.people.filter((p) => !this.state.users.has(p.id));
+      for (const p of unknown) this.state.users.set(p.id, { id: p.id, name: p.name, kind: p.kind });
+      if (unknown.length && !this.closed) this.render({ keepAnchor: !this.atBottom() });
     } catch {
       this.people = [];
     }

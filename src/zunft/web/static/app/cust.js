@@ -37,6 +37,7 @@ export function renderScreen(screen, projectId, shell) {
       const out = await post("/projects/" + encodeURIComponent(projectId) + "/customer-invitations", body);
       form.reset();
       showLink(result, out, body.send_email);
+      result.scrollIntoView({ block: "start" });
       load();
     } catch (ex) {
       result.append(h("p", { class: "error", role: "alert" }, errorText(ex)));

@@ -218,11 +218,8 @@ function openChat(me, c) {
     h("span", { id: "status", class: "status", role: "status", "aria-live": "polite", hidden: true }),
     h("button", { type: "button", class: "secondary", id: "cust-menu", onclick: () => menu(me) }, t("cust_menu"))),
   h("p", { class: "cust-business" }, t("cust_chat_with", { business: me.business_name })), main);
-  // Names of the people in the chat (name only: the API gives a customer nothing more).
-  get("/chats/" + encodeURIComponent(c.chat_id) + "/people").then((out) => {
-    state.users = new Map(out.people.map((p) => [p.id, p]));
-    if (state.view) state.view.render();
-  }).catch(() => {});
+  // Names of the people in the chat come with the chat view (name only: nothing more).
+  state.users = new Map();
   state.outbox = new Outbox(state);
   state.stream = new Stream(me.id, {
     frame: (f) => onFrame(me, f),

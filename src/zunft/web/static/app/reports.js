@@ -288,6 +288,7 @@ export async function renderRouting(body) {
   const rulesList = h("ul", { class: "plain-list", id: "rules" });
   const cats = h("ul", { class: "plain-list", id: "own-categories" });
   const target = h("div");
+  await state.loaded; // people and projects to choose from
   const projects = [...state.projects.values()].filter((x) => x.status === "active");
   const people = [...state.users.values()].filter((u) => !u.disabled && u.role !== "customer");
   let rules = [];
