@@ -5,8 +5,10 @@ loop with the server's words; axe on the board and a report's page."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from PIL import Image
 from playwright.sync_api import expect
 
 from tests.factories import Business
@@ -27,7 +29,7 @@ def raise_report(
 
 
 def test_urgent_report_from_the_chat_to_done(
-    people: Any, ctx: AppContext, biz: Business
+    people: Any, ctx: AppContext, biz: Business, tmp_path: Path
 ) -> None:
     make_project(ctx, biz)
     lead = people("lead")
@@ -44,11 +46,23 @@ def test_urgent_report_from_the_chat_to_done(
     wp.get_by_label("Kategorie").select_option(label="Mangel")
     wp.get_by_label("⚠ dringend").check()
     wp.get_by_label("Was ist los?").fill("Wasserschaden im Bad, Leitung tropft.")
+    # A photo (the single-upload API) and the position (with the browser's permission).
+    photo = tmp_path / "bad.png"
+    Image.new("RGB", (64, 48), (40, 90, 160)).save(photo)
+    wp.locator("#rep-photo").set_input_files(str(photo))
+    expect(wp.locator(".report-form img.thumb")).to_have_count(1)
+    worker.context.grant_permissions(["geolocation"])
+    worker.context.set_geolocation({"latitude": 52.52, "longitude": 13.405})
+    wp.get_by_role("button", name="Standort").click()
+    expect(wp.locator("#rep-pos")).to_have_text("Standort: 52.52000, 13.40500")
     shots(worker, "report-new")
     wp.get_by_role("button", name="Meldung absenden").click()
     expect(wp.locator(".topbar .title")).to_have_text("Meldung #1")
     expect(wp.locator("#rep-status")).to_have_text("offen")
     expect(wp.locator("#rep-chain li.current")).to_contain_text("Lead mueller")
+    expect(wp.get_by_role("link", name="Standort: 52.520000, 13.405000")).to_be_visible()
+    thumb = wp.locator("#report img.thumb")
+    assert thumb.evaluate("img => img.decode().then(() => img.naturalWidth)") > 0
     expect(wp.locator("html")).to_have_attribute("data-stream", "ready")
 
     # The lead's board shows it live, urgent not by colour alone.

@@ -89,8 +89,8 @@ async function reportForm(projectId, shell) {
       h("textarea", { id: "rep-text", name: "text", rows: "4", required: true, maxlength: "10000" })),
     h("div", { class: "row" },
       photoInput,
-      h("label", { for: "rep-photo", class: "button-like secondary" }, "📷 " + t("rep_photo")),
-      h("button", { type: "button", class: "secondary", id: "rep-locate", onclick: locate }, "📍 " + t("rep_position")),
+      h("button", { type: "button", class: "secondary", onclick: () => photoInput.click() }, t("rep_photo")),
+      h("button", { type: "button", class: "secondary", id: "rep-locate", onclick: locate }, t("rep_position")),
       posText),
     thumbs,
     err,
@@ -167,7 +167,7 @@ async function board(projectId, shell) {
   const raise = projectId && teamChat(projectId)
     ? h("a", { class: "button-like primary", href: "#/report-new/" + encodeURIComponent(projectId) }, t("rep_raise"))
     : null;
-  main.append(raise, filters, counts, msg, list);
+  main.append(h("div", null, raise, filters, counts, msg, list));
   filters.addEventListener("change", load);
   filters.addEventListener("submit", (e) => e.preventDefault());
   async function load() {
@@ -245,7 +245,7 @@ function render(body, r, reload) {
     },
   }, t(to === "offen" ? "rep_reopen" : r.status === "offen" && to === "angenommen" ? "rep_ack" : "rep_to_" + to)));
   const pos = r.position && r.position.lat ? r.position : null;
-  clear(body).append(
+  clear(body).append(h("div", null,
     h("div", { class: "card report-card" + (r.priority === "dringend" ? " urgent" : "") },
       h("p", { class: "report-head" },
         h("strong", null, r.category_name || catName(r.category)), urgentTag(r),
@@ -269,7 +269,7 @@ function render(body, r, reload) {
     r.escalation_exhausted ? h("p", { class: "notice" }, t("rep_exhausted")) : null,
     h("h2", { class: "group-title" }, t("rep_history")),
     h("ul", { class: "plain-list history", id: "rep-history" }, r.history.map((e) => h("li", null,
-      h("time", null, formatTime(e.at)), " ", historyText(e)))));
+      h("time", null, formatTime(e.at)), " ", historyText(e))))));
 }
 
 function historyText(e) {
@@ -342,10 +342,10 @@ export async function renderRouting(body) {
     }
   });
   const timing = timingForm(msg);
-  body.append(h("p", { class: "muted" }, t("rep_rules_hint")), form, msg,
+  body.append(h("div", null, h("p", { class: "muted" }, t("rep_rules_hint")), form, msg,
     h("h2", { class: "group-title" }, t("rep_rules")), rulesList,
     h("h2", { class: "group-title" }, t("rep_own_categories")), cats, h("div", { class: "card" }, catForm),
-    timing);
+    timing));
   function showCategories() {
     clear(cats);
     const own = categories.filter((c) => !c.builtin);
