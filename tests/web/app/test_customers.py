@@ -70,7 +70,17 @@ def test_invite_consent_chat_questions_and_withdrawal(
     page.get_by_role("link", name=PROJECT).first.click()
     page.get_by_role("link", name="Kunden").click()
     expect(page.locator(".topbar .title")).to_have_text(f"Kunden · {PROJECT}")
+    # This server has no mail server: asking for e-mail is refused, nothing is made.
     page.get_by_label("Name des Kunden").fill("Erika Zander")
+    page.get_by_label("E-Mail (freiwillig)").fill("erika@zander.example")
+    page.get_by_label("Link per E-Mail senden").check()
+    page.get_by_role("button", name="Einladung erstellen").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "Dieser Server versendet keine E-Mails. Bitte Link oder QR-Code weitergeben."
+    )
+    expect(page.locator("#cust-invitations")).to_contain_text("Keine offenen Einladungen.")
+    page.get_by_label("Link per E-Mail senden").uncheck()
+    page.get_by_label("E-Mail (freiwillig)").fill("")
     page.get_by_role("button", name="Einladung erstellen").click()
     link = page.get_by_label("Link für den Kunden")
     expect(link).to_have_value(f"{live.origin}/kunde#" + link.input_value().split("#")[-1])

@@ -254,6 +254,7 @@ export default {
   rep_position_none: "Standort nicht verfügbar.",
   rep_position_set: "Standort: {lat}, {lon}",
   rep_position_wait: "Standort wird bestimmt …",
+  rep_project_board: "Alle Meldungen des Auftrags",
   rep_prio_dringend: "dringend",
   rep_prio_normal: "normal",
   rep_priority: "Priorität",

@@ -254,6 +254,7 @@ export default {
   rep_position_none: "Location not available.",
   rep_position_set: "Location: {lat}, {lon}",
   rep_position_wait: "Finding the location …",
+  rep_project_board: "All reports of the job",
   rep_prio_dringend: "urgent",
   rep_prio_normal: "normal",
   rep_priority: "Priority",
