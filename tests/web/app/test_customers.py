@@ -147,7 +147,11 @@ def test_invite_consent_chat_questions_and_withdrawal(
     shots(office, "customer-chat-withdrawn")
     cp.reload()
     expect(cp.get_by_text("Dieses Gerät hat keinen Zugang (mehr).")).to_be_visible()
-    # The project's customer list says so too; the used link opens nothing.
+    # The chat list and the project's customer list say so too; the used link opens nothing.
+    page.goto("/")
+    expect(page.locator(".chat-item", has_text="Erika Zander")).to_contain_text(
+        "Einwilligung widerrufen"
+    )
     page.goto(f"/#/customers/{project['id']}")
     expect(page.locator("#cust-list")).to_contain_text("Einwilligung widerrufen")
     other = people("worker", login=False)
@@ -208,7 +212,7 @@ def test_consent_text_changed_while_the_customer_reads_it(
 
     # The customer accepts what they read (version 1): they are shown version 2 instead.
     cp.get_by_role("button", name="Einverstanden – weiter zum Chat").click()
-    expect(cp.get_by_text("Der Betrieb hat den Text gerade geändert.")).to_be_visible()
+    expect(cp.get_by_text("Der Text wurde gerade geändert.")).to_be_visible()
     expect(cp.get_by_text("Fassung 2")).to_be_visible()
     expect(cp.locator(".consent-text")).to_contain_text("Neu: Fotos der Baustelle")
     cp.get_by_role("button", name="Einverstanden – weiter zum Chat").click()

@@ -15,6 +15,7 @@ from tests.factories import Business
 from tests.web.app.test_accessibility import serious
 from tests.web.app.test_customers import PROJECT, make_project, shots
 from zunft.context import AppContext
+from zunft.hours.service import get_rules
 from zunft.reports.service import do_create_report, do_set_status
 
 
@@ -155,8 +156,9 @@ def test_routing_rules_refuse_a_loop(people: Any, ctx: AppContext, biz: Business
     expect(alert).to_contain_text("im Kreis")
     expect(alert).to_contain_text("Mangel → Elektrik → Mangel")
     expect(page.locator("#rules li")).to_have_count(2)
-    page.get_by_label("Annehmen innerhalb (Minuten Arbeitszeit)").fill("45")
+    page.get_by_label("Meldungen annehmen binnen (Minuten)").fill("45")
     page.get_by_role("button", name="Speichern", exact=True).click()
     expect(page.get_by_text("Gespeichert.")).to_be_visible()
+    assert ctx.read(lambda rx: get_rules(rx, biz.tenant_id))["escalation_minutes"] == 45
     shots(office, "report-routing")
     assert serious(page) == []

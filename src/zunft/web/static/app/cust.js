@@ -6,6 +6,8 @@ import { h, clear } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
 import { errorText, field, state } from "./main.js";
 
+const enc = encodeURIComponent;
+
 function clientId() {
   return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2);
 }
@@ -13,7 +15,7 @@ function clientId() {
 export function renderScreen(screen, projectId, shell) {
   const p = state.projects.get(projectId);
   const chat = [...state.chats.values()].find((c) => c.project_id === projectId && c.kind === "project");
-  const main = shell(t("cust_staff_title", { project: p ? p.name : "" }), { back: chat ? "#/chat/" + encodeURIComponent(chat.id) : "#/" });
+  const main = shell(t("cust_staff_title", { project: p ? p.name : "" }), { back: chat ? "#/chat/" + enc(chat.id) : "#/" });
   const result = h("div", { id: "invite-result", "aria-live": "polite" });
   const invitations = h("ul", { class: "plain-list", id: "cust-invitations" });
   const customers = h("ul", { class: "plain-list", id: "cust-list" });
@@ -34,7 +36,7 @@ export function renderScreen(screen, projectId, shell) {
     const body = { name: form.querySelector("#f-cust-name").value.trim(), client_id: clientId(), send_email: form.querySelector("#cust-send").checked };
     if (email) body.email = email;
     try {
-      const out = await post("/projects/" + encodeURIComponent(projectId) + "/customer-invitations", body);
+      const out = await post("/projects/" + enc(projectId) + "/customer-invitations", body);
       form.reset();
       showLink(result, out, body.send_email);
       result.scrollIntoView({ block: "start" });
@@ -50,8 +52,8 @@ export function renderScreen(screen, projectId, shell) {
   async function load() {
     try {
       const [inv, cc] = await Promise.all([
-        get("/projects/" + encodeURIComponent(projectId) + "/customer-invitations"),
-        get("/customer-chats?project_id=" + encodeURIComponent(projectId)),
+        get("/projects/" + enc(projectId) + "/customer-invitations"),
+        get("/customer-chats?project_id=" + enc(projectId)),
       ]);
       clear(invitations);
       if (!inv.invitations.length) invitations.append(h("li", { class: "muted" }, t("cust_none_open")));
@@ -64,7 +66,7 @@ export function renderScreen(screen, projectId, shell) {
             type: "button", class: "secondary small", "aria-label": t("cust_revoke") + ": " + (i.name || ""),
             onclick: async () => {
               try {
-                await del("/customer-invitations/" + encodeURIComponent(i.id));
+                await del("/customer-invitations/" + enc(i.id));
                 msg.textContent = t("cust_revoked");
                 load();
               } catch (ex) {
@@ -77,7 +79,7 @@ export function renderScreen(screen, projectId, shell) {
       if (!cc.chats.length) customers.append(h("li", { class: "muted" }, t("cust_none")));
       for (const c of cc.chats) {
         const withdrawn = c.consent_state === "widerrufen";
-        customers.append(h("li", null, h("a", { class: "chat-item", href: "#/chat/" + encodeURIComponent(c.chat_id) },
+        customers.append(h("li", null, h("a", { class: "chat-item", href: "#/chat/" + enc(c.chat_id) },
           h("span", { class: "chat-main" },
             h("span", { class: "chat-title" }, c.customer_name),
             h("span", { class: "chat-preview" + (withdrawn ? " warn" : "") }, withdrawn
@@ -143,7 +145,7 @@ async function questions(body) {
     const out = await get("/customer-questions");
     if (!out.questions.length) list.append(h("li", { class: "empty" }, t("cust_questions_none")));
     for (const q of out.questions) {
-      list.append(h("li", null, h("a", { class: "chat-item" + (q.overdue ? " overdue" : ""), href: "#/chat/" + encodeURIComponent(q.chat_id) },
+      list.append(h("li", null, h("a", { class: "chat-item" + (q.overdue ? " overdue" : ""), href: "#/chat/" + enc(q.chat_id) },
         h("span", { class: "chat-main" },
           h("span", { class: "chat-title" }, q.customer_name + " · " + q.project_name),
           h("span", { class: "chat-preview" }, q.text || ""),

@@ -14,7 +14,8 @@ import { deviceName, errorText, state } from "./main.js";
 
 const root = document.getElementById("app");
 
-// The screen of one step: a card in the middle, big text.
+// The screen of one step: a card in the middle, big text. The chat's stream stops here, so
+// a session ended by this step (withdrawal) is told by the step, not by the stream's close.
 function page(...children) {
   document.documentElement.classList.add("customer");
   stopLive();

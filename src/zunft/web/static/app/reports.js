@@ -6,6 +6,8 @@ import { h, clear } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
 import { errorText, field, isAdmin, state, userName } from "./main.js";
 
+const enc = encodeURIComponent;
+
 const STATUSES = ["offen", "angenommen", "in_arbeit", "erledigt"];
 const NEXT = { offen: ["angenommen", "in_arbeit", "erledigt"], angenommen: ["in_arbeit", "erledigt"], in_arbeit: ["erledigt", "angenommen"], erledigt: ["offen"] };
 const ROLES = ["owner", "office", "lead", "worker", "apprentice"];
@@ -69,7 +71,7 @@ export function renderScreen(screen, arg, shell) {
 async function reportForm(projectId, shell) {
   const p = state.projects.get(projectId);
   const chat = teamChat(projectId);
-  const main = shell(t("rep_new_title"), { back: chat ? "#/chat/" + encodeURIComponent(chat.id) : "#/reports" });
+  const main = shell(t("rep_new_title"), { back: chat ? "#/chat/" + enc(chat.id) : "#/reports" });
   await loadCategories().catch(() => []);
   const cid = clientId(); // one per form: a retry after a lost answer raises it once
   const err = h("p", { class: "error", role: "alert" });
@@ -100,7 +102,7 @@ async function reportForm(projectId, shell) {
       if (!chat) break;
       try {
         // One request per photo (the upload screens of the media work unify this later).
-        const q = "?chat_id=" + encodeURIComponent(chat.id) + "&client_id=" + encodeURIComponent(cid + ":" + photos.length) + "&name=" + encodeURIComponent(file.name);
+        const q = "?chat_id=" + enc(chat.id) + "&client_id=" + enc(cid + ":" + photos.length) + "&name=" + enc(file.name);
         const res = await fetch("/api/v1/uploads/single" + q, {
           method: "POST", body: file, credentials: "same-origin",
           headers: { "X-CSRF-Token": csrf(), "Content-Type": "application/octet-stream" },
@@ -131,7 +133,7 @@ async function reportForm(projectId, shell) {
     err.textContent = "";
     const data = new FormData(form);
     try {
-      const r = await post("/projects/" + encodeURIComponent(projectId) + "/reports", {
+      const r = await post("/projects/" + enc(projectId) + "/reports", {
         client_id: cid,
         category: data.get("rep-category"),
         priority: data.get("priority"),
@@ -139,7 +141,7 @@ async function reportForm(projectId, shell) {
         position,
         photo_ids: photos,
       });
-      location.hash = "#/report/" + encodeURIComponent(r.id);
+      location.hash = "#/report/" + enc(r.id);
     } catch (ex) {
       err.textContent = errorText(ex);
     }
@@ -165,7 +167,7 @@ async function board(projectId, shell) {
   const list = h("ul", { class: "plain-list", id: "rep-list" });
   const msg = h("p", { class: "error", role: "alert" });
   const raise = projectId && teamChat(projectId)
-    ? h("a", { class: "button-like primary", href: "#/report-new/" + encodeURIComponent(projectId) }, t("rep_raise"))
+    ? h("a", { class: "button-like primary", href: "#/report-new/" + enc(projectId) }, t("rep_raise"))
     : null;
   main.append(h("div", null, raise, filters, counts, msg, list));
   filters.addEventListener("change", load);
@@ -179,7 +181,7 @@ async function board(projectId, shell) {
     for (const [id, key] of [["f-assignee", "assignee_id"], ["f-category", "category"], ["f-priority", "priority"], ["f-project", "project_id"]]) {
       if (v(id)) q.set(key, v(id));
     }
-    const path = (projectId ? "/projects/" + encodeURIComponent(projectId) + "/reports" : "/reports") + (q.toString() ? "?" + q : "");
+    const path = (projectId ? "/projects/" + enc(projectId) + "/reports" : "/reports") + (q.toString() ? "?" + q : "");
     try {
       const out = await get(path);
       msg.textContent = "";
@@ -197,7 +199,7 @@ async function board(projectId, shell) {
 
 function card(r) {
   const proj = state.projects.get(r.project_id);
-  return h("a", { class: "report-card" + (r.priority === "dringend" ? " urgent" : ""), href: "#/report/" + encodeURIComponent(r.id), dataset: { status: r.status } },
+  return h("a", { class: "report-card" + (r.priority === "dringend" ? " urgent" : ""), href: "#/report/" + enc(r.id) },
     h("span", { class: "report-head" },
       h("span", { class: "chat-title" }, "#" + r.number + " · " + (r.category_name || catName(r.category))),
       urgentTag(r),
@@ -215,7 +217,7 @@ async function reportPage(id, shell) {
   async function load() {
     let r;
     try {
-      r = await get("/reports/" + encodeURIComponent(id));
+      r = await get("/reports/" + enc(id));
     } catch (ex) {
       clear(body).append(h("p", { class: "error", role: "alert" }, errorText(ex)));
       return;
@@ -236,8 +238,8 @@ function render(body, r, reload) {
     type: "button", class: to === "offen" ? "secondary" : "primary", dataset: { to },
     onclick: async () => {
       try {
-        if (to === "angenommen" && r.status === "offen") await post("/reports/" + encodeURIComponent(r.id) + "/acknowledge");
-        else await post("/reports/" + encodeURIComponent(r.id) + "/status", { status: to, client_id: clientId() });
+        if (to === "angenommen" && r.status === "offen") await post("/reports/" + enc(r.id) + "/acknowledge");
+        else await post("/reports/" + enc(r.id) + "/status", { status: to, client_id: clientId() });
         reload();
       } catch (ex) {
         err.textContent = errorText(ex);
@@ -253,12 +255,12 @@ function render(body, r, reload) {
       h("p", { class: "text" }, r.text),
       pos ? h("p", null, h("a", { href: "geo:" + pos.lat + "," + pos.lon }, t("rep_position_set", { lat: pos.lat, lon: pos.lon }))) : null,
       r.position && r.position.note ? h("p", { class: "muted" }, r.position.note) : null,
-      r.photo_ids.length ? h("div", { class: "row thumbs" }, r.photo_ids.map((f, i) => h("a", { href: "/api/v1/files/" + encodeURIComponent(f) + "/preview?size=large", target: "_blank" },
-        h("img", { class: "thumb", src: "/api/v1/files/" + encodeURIComponent(f) + "/preview?size=thumb", alt: t("rep_photo_n", { n: i + 1 }) })))) : null,
+      r.photo_ids.length ? h("div", { class: "row thumbs" }, r.photo_ids.map((f, i) => h("a", { href: "/api/v1/files/" + enc(f) + "/preview?size=large", target: "_blank" },
+        h("img", { class: "thumb", src: "/api/v1/files/" + enc(f) + "/preview?size=thumb", alt: t("rep_photo_n", { n: i + 1 }) })))) : null,
       h("p", { class: "muted" }, t("rep_raised_by", { name: userName(r.created_by), when: formatTime(r.created_at) }),
         proj ? " · " + proj.name : null),
-      h("p", { class: "row" }, chat ? h("a", { href: "#/chat/" + encodeURIComponent(chat.id) }, t("rep_to_chat")) : null,
-        h("a", { href: "#/reports/" + encodeURIComponent(r.project_id) }, t("rep_project_board"))),
+      h("p", { class: "row" }, chat ? h("a", { href: "#/chat/" + enc(chat.id) }, t("rep_to_chat")) : null,
+        h("a", { href: "#/reports/" + enc(r.project_id) }, t("rep_project_board"))),
       err,
       h("div", { class: "row" }, actions)),
     h("h2", { class: "group-title" }, t("rep_chain")),
@@ -376,7 +378,7 @@ export async function renderRouting(body) {
         h("button", {
           type: "button", class: "secondary small", "aria-label": t("delete") + ": " + catName(r.category),
           onclick: async () => {
-            try { await del("/routing-rules/" + encodeURIComponent(r.id)); load(); } catch (ex) { msg.textContent = errorText(ex); }
+            try { await del("/routing-rules/" + enc(r.id)); load(); } catch (ex) { msg.textContent = errorText(ex); }
           },
         }, t("delete"))));
     }
