@@ -158,7 +158,7 @@ def test_routing_rules_refuse_a_loop(people: Any, ctx: AppContext, biz: Business
     expect(page.locator("#rules li")).to_have_count(2)
     page.get_by_label("Meldungen annehmen binnen (Minuten)").fill("45")
     page.get_by_role("button", name="Speichern", exact=True).click()
-    expect(page.get_by_text("Gespeichert.")).to_be_visible()
+    expect(page.get_by_text("Gespeichert.", exact=True)).to_be_visible()
     assert ctx.read(lambda rx: get_rules(rx, biz.tenant_id))["escalation_minutes"] == 45
     shots(office, "report-routing")
     assert serious(page) == []

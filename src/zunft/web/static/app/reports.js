@@ -344,7 +344,7 @@ export async function renderRouting(body) {
       msg.textContent = errorText(ex);
     }
   });
-  const timing = timingForm(msg);
+  const timing = isAdmin() ? await timingForm(msg) : null;
   body.append(h("div", null, h("p", { class: "muted" }, t("rep_rules_hint")), form, msg,
     h("h2", { class: "group-title" }, t("rep_rules")), rulesList,
     h("h2", { class: "group-title" }, t("rep_own_categories")), cats, h("div", { class: "card" }, catForm),
@@ -389,17 +389,20 @@ export async function renderRouting(body) {
   load();
 }
 
-// The business's times: minutes to acknowledge a report, and to answer a customer.
-function timingForm(msg) {
+// The business's times: minutes to acknowledge a report, and to answer a customer (filled
+// before it is shown, so nothing typed is overwritten by the answer).
+async function timingForm(msg) {
   const note = h("p", { role: "status" });
+  let r = {};
+  try {
+    r = await get("/tenant/rules");
+  } catch (ex) {
+    msg.textContent = errorText(ex);
+  }
   const form = h("form", { class: "card" }, h("h2", null, t("rep_timing")),
-    field("escalation", t("rep_escalation_minutes"), { type: "number", min: "1", max: "1440", required: true }),
-    field("reply", t("rep_reply_minutes"), { type: "number", min: "1", max: "10080", required: true }),
+    field("escalation", t("rep_escalation_minutes"), { type: "number", min: "1", max: "1440", required: true, value: r.escalation_minutes }),
+    field("reply", t("rep_reply_minutes"), { type: "number", min: "1", max: "10080", required: true, value: r.reply_minutes }),
     h("button", { type: "submit", class: "primary" }, t("save")), note);
-  get("/tenant/rules").then((r) => {
-    form.querySelector("#f-escalation").value = r.escalation_minutes;
-    form.querySelector("#f-reply").value = r.reply_minutes;
-  }).catch((ex) => { msg.textContent = errorText(ex); });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     try {
@@ -412,5 +415,5 @@ function timingForm(msg) {
       note.textContent = errorText(ex);
     }
   });
-  return isAdmin() ? form : null;
+  return form;
 }
