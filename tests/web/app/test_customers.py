@@ -134,6 +134,18 @@ def test_invite_consent_chat_questions_and_withdrawal(
     cp.get_by_label("Nachricht schreiben").press("Enter")
     expect(page.locator(".msg", has_text="Danke!")).to_be_visible()
 
+    # A link for the customer's new phone opens the same account and chat (consent again).
+    page.goto(f"/#/customers/{project['id']}")
+    page.get_by_role("button", name="Link für neues Gerät: Erika Zander").click()
+    device_url = page.get_by_label("Link für den Kunden").input_value()
+    phone = people("worker", login=False)
+    phone.page.goto(device_url)
+    phone.page.get_by_role("button", name="Einverstanden – weiter zum Chat").click()
+    expect(phone.page.locator(".msg", has_text="Um 8 Uhr sind wir da.")).to_be_visible()
+    page.goto("/")
+    page.get_by_role("link", name="Erika Zander").click()
+    expect(page.locator("html")).to_have_attribute("data-stream", "ready")
+
     # The customer withdraws: access ends, the office sees it and cannot post.
     cp.get_by_role("button", name="Menü").click()
     expect(cp.get_by_text("Eingewilligt: Fassung 1")).to_be_visible()
@@ -147,6 +159,8 @@ def test_invite_consent_chat_questions_and_withdrawal(
     shots(office, "customer-chat-withdrawn")
     cp.reload()
     expect(cp.get_by_text("Dieses Gerät hat keinen Zugang (mehr).")).to_be_visible()
+    # The other phone's session ended too: its stream closed and the page says so.
+    expect(phone.page.get_by_text("Dieses Gerät hat keinen Zugang (mehr).")).to_be_visible()
     # The chat list and the project's customer list say so too; the used link opens nothing.
     page.goto("/")
     expect(page.locator(".chat-item", has_text="Erika Zander")).to_contain_text(

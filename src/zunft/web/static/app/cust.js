@@ -79,12 +79,26 @@ export function renderScreen(screen, projectId, shell) {
       if (!cc.chats.length) customers.append(h("li", { class: "muted" }, t("cust_none")));
       for (const c of cc.chats) {
         const withdrawn = c.consent_state === "widerrufen";
-        customers.append(h("li", null, h("a", { class: "chat-item", href: "#/chat/" + enc(c.chat_id) },
+        customers.append(h("li", { class: "row" }, h("a", { class: "chat-item grow", href: "#/chat/" + enc(c.chat_id) },
           h("span", { class: "chat-main" },
             h("span", { class: "chat-title" }, c.customer_name),
-            h("span", { class: "chat-preview" + (withdrawn ? " warn" : "") }, withdrawn
+            h("span", { class: "chat-preview" }, withdrawn
               ? t("consent_withdrawn") + " " + formatTime(c.withdrawn_at)
-              : t("cust_consent_since", { v: c.consent_version, when: formatTime(c.consent_at) }))))));
+              : t("cust_consent_since", { v: c.consent_version, when: formatTime(c.consent_at) })))),
+        // Lost phone or cleared browser: a link that opens the same account on another device.
+        withdrawn ? null : h("button", {
+          type: "button", class: "secondary small", "aria-label": t("cust_device_link") + ": " + c.customer_name,
+          onclick: async () => {
+            clear(result);
+            try {
+              showLink(result, await post("/customer-chats/" + enc(c.chat_id) + "/device-links", { client_id: clientId() }), false);
+              result.scrollIntoView({ block: "start" });
+              load();
+            } catch (ex) {
+              msg.textContent = errorText(ex);
+            }
+          },
+        }, t("cust_device_link"))));
       }
     } catch (ex) {
       msg.textContent = errorText(ex);

@@ -171,6 +171,7 @@ export default {
   cust_decline_yes: "Ja, ablehnen",
   cust_declined_text: "Es wurde nichts gespeichert. {business} erreichen Sie weiter wie gewohnt.",
   cust_declined_title: "Schade – alles klar.",
+  cust_device_link: "Link für neues Gerät",
   cust_due: "Antwort bis {when}",
   cust_hello: "Guten Tag,",
   cust_hello_name: "Guten Tag, {name},",

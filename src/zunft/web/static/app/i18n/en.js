@@ -171,6 +171,7 @@ export default {
   cust_decline_yes: "Yes, decline",
   cust_declined_text: "Nothing was stored. You can reach {business} as usual.",
   cust_declined_title: "Alright – understood.",
+  cust_device_link: "Link for a new device",
   cust_due: "answer by {when}",
   cust_hello: "Hello,",
   cust_hello_name: "Hello {name},",
