@@ -8,9 +8,15 @@ import { errorText, field, state } from "./main.js";
 
 const enc = encodeURIComponent;
 
-function clientId() {
-  return crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2);
-}
+const clientId = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + Math.random().toString(16));
+// An action whose failure is shown in `box` (never thrown at the page).
+const guard = (box, fn) => async (...args) => {
+  try {
+    await fn(...args);
+  } catch (ex) {
+    box.textContent = errorText(ex);
+  }
+};
 
 export function renderScreen(screen, projectId, shell) {
   const p = state.projects.get(projectId);
@@ -49,61 +55,49 @@ export function renderScreen(screen, projectId, shell) {
     h("h2", { class: "group-title" }, t("cust_open_invitations")), invitations,
     h("h2", { class: "group-title" }, t("cust_customers")), customers);
 
-  async function load() {
-    try {
-      const [inv, cc] = await Promise.all([
-        get("/projects/" + enc(projectId) + "/customer-invitations"),
-        get("/customer-chats?project_id=" + enc(projectId)),
-      ]);
-      clear(invitations);
-      if (!inv.invitations.length) invitations.append(h("li", { class: "muted" }, t("cust_none_open")));
-      for (const i of inv.invitations) {
-        invitations.append(h("li", { class: "device" },
-          h("span", { class: "chat-main" },
-            h("span", { class: "chat-title" }, i.name || t("cust_unnamed")),
-            h("span", { class: "chat-preview" }, (i.email ? i.email + " · " : "") + t("cust_valid_until", { when: formatTime(i.expires_at) }))),
-          h("button", {
-            type: "button", class: "secondary small", "aria-label": t("cust_revoke") + ": " + (i.name || ""),
-            onclick: async () => {
-              try {
-                await del("/customer-invitations/" + enc(i.id));
-                msg.textContent = t("cust_revoked");
-                load();
-              } catch (ex) {
-                msg.textContent = errorText(ex);
-              }
-            },
-          }, t("cust_revoke"))));
-      }
-      clear(customers);
-      if (!cc.chats.length) customers.append(h("li", { class: "muted" }, t("cust_none")));
-      for (const c of cc.chats) {
-        const withdrawn = c.consent_state === "widerrufen";
-        customers.append(h("li", { class: "row" }, h("a", { class: "chat-item grow", href: "#/chat/" + enc(c.chat_id) },
-          h("span", { class: "chat-main" },
-            h("span", { class: "chat-title" }, c.customer_name),
-            h("span", { class: "chat-preview" }, withdrawn
-              ? t("consent_withdrawn") + " " + formatTime(c.withdrawn_at)
-              : t("cust_consent_since", { v: c.consent_version, when: formatTime(c.consent_at) })))),
-        // Lost phone or cleared browser: a link that opens the same account on another device.
-        withdrawn ? null : h("button", {
-          type: "button", class: "secondary small", "aria-label": t("cust_device_link") + ": " + c.customer_name,
-          onclick: async () => {
-            clear(result);
-            try {
-              showLink(result, await post("/customer-chats/" + enc(c.chat_id) + "/device-links", { client_id: clientId() }), false);
-              result.scrollIntoView({ block: "start" });
-              load();
-            } catch (ex) {
-              msg.textContent = errorText(ex);
-            }
-          },
-        }, t("cust_device_link"))));
-      }
-    } catch (ex) {
-      msg.textContent = errorText(ex);
+  const load = guard(msg, async () => {
+    const [inv, cc] = await Promise.all([
+      get("/projects/" + enc(projectId) + "/customer-invitations"),
+      get("/customer-chats?project_id=" + enc(projectId)),
+    ]);
+    clear(invitations);
+    if (!inv.invitations.length) invitations.append(h("li", { class: "muted" }, t("cust_none_open")));
+    for (const i of inv.invitations) {
+      invitations.append(h("li", { class: "device" },
+        h("span", { class: "chat-main" },
+          h("span", { class: "chat-title" }, i.name || t("cust_unnamed")),
+          h("span", { class: "chat-preview" }, (i.email ? i.email + " · " : "") + t("cust_valid_until", { when: formatTime(i.expires_at) }))),
+        h("button", {
+          type: "button", class: "secondary small", "aria-label": t("cust_revoke") + ": " + (i.name || ""),
+          onclick: guard(msg, async () => {
+            await del("/customer-invitations/" + enc(i.id));
+            msg.textContent = t("cust_revoked");
+            load();
+          }),
+        }, t("cust_revoke"))));
     }
-  }
+    clear(customers);
+    if (!cc.chats.length) customers.append(h("li", { class: "muted" }, t("cust_none")));
+    for (const c of cc.chats) {
+      const withdrawn = c.consent_state === "widerrufen";
+      customers.append(h("li", { class: "row" }, h("a", { class: "chat-item grow", href: "#/chat/" + enc(c.chat_id) },
+        h("span", { class: "chat-main" },
+          h("span", { class: "chat-title" }, c.customer_name),
+          h("span", { class: "chat-preview" }, withdrawn
+            ? t("consent_withdrawn") + " " + formatTime(c.withdrawn_at)
+            : t("cust_consent_since", { v: c.consent_version, when: formatTime(c.consent_at) })))),
+      // Lost phone or cleared browser: a link that opens the same account on another device.
+      withdrawn ? null : h("button", {
+        type: "button", class: "secondary small", "aria-label": t("cust_device_link") + ": " + c.customer_name,
+        onclick: guard(msg, async () => {
+          clear(result);
+          showLink(result, await post("/customer-chats/" + enc(c.chat_id) + "/device-links", { client_id: clientId() }), false);
+          result.scrollIntoView({ block: "start" });
+          load();
+        }),
+      }, t("cust_device_link"))));
+    }
+  });
   load();
 }
 
