@@ -48,6 +48,7 @@ def test_invite_lookup_accept_talk(ctx: AppContext, client: TestClient, biz: Bus
     assert len(token) >= 43  # 256 random bits, URL-safe base64
     assert inv["link"].endswith(f"/kunde#{token}")  # fragment: never sent, never in Referer
     assert inv["qr_svg"].startswith("<svg")
+    assert 'xmlns="http://www.w3.org/2000/svg"' in inv["qr_svg"]  # standalone: shown as an image
     # Only the hash is kept, nowhere the token itself (not even in the idempotent answer).
     stored = _all_bytes(ctx)
     assert token.encode() not in stored
@@ -116,6 +117,7 @@ def test_cookie_session_with_csrf(client: TestClient, biz: Business) -> None:
     assert me["name"] == "Erika Zander"
     assert me["consent"]["text"] == consent["text"]  # what they accepted, to read again
     assert me["consent"]["needs_acceptance"] is False
+    assert me["consent"]["current"] is None
     chat = out["chat_id"]
     no_csrf = client.post(f"/api/v1/chats/{chat}/messages", json=msg("Hallo"))
     assert error(no_csrf) == (403, "csrf_failed")
@@ -224,6 +226,7 @@ def test_consent_text_changed_after_joining(
         assert err["details"]["consent"]["version"] == 2
     me = ok(customer.get("/customer/me"))
     assert me["consent"]["needs_acceptance"] is True
+    assert me["consent"]["current"] == new  # the customer's screen shows the text to accept
     stale = {"version": 1, "sha256": current["sha256"], "device_name": "Telefon"}
     assert_error(customer.post("/customer/consent", json=stale), 409, "consent_changed")
     fresh = {"version": 2, "sha256": new["sha256"], "device_name": "Telefon"}

@@ -120,3 +120,14 @@ def test_the_service_worker_caches_every_file_of_the_shell() -> None:
     shell = {url for url in load_static() if not url.endswith(".png") and url != "/sw.js"}
     assert shell - listed == set(), "add these to SHELL in sw.js (and bump VERSION)"
     assert listed - set(load_static()) == set()
+
+
+def test_the_customer_link_opens_the_shell_without_a_referrer(client: TestClient) -> None:
+    """/kunde#<token> (customers/mail.py): the same shell and policy as "/"; the token is in
+    the fragment, and no page of the app ever sends a Referer."""
+    r = client.get("/kunde")
+    assert r.status_code == 200
+    assert r.text == client.get("/").text
+    assert csp(r)["script-src"] == "'self'"
+    assert r.headers["referrer-policy"] == "no-referrer"
+    assert client.get("/kunde/x").status_code == 404

@@ -24,14 +24,14 @@ def invitation_link(origin: str, token: str) -> str:
     return f"{origin.rstrip('/')}{LINK_PATH}#{token}"
 
 
-def qr_svg(link: str, *, standalone: bool = False) -> str:
-    """The link as an SVG QR code: inline in HTML, or `standalone` (an SVG document with its
-    namespace and a viewBox, for a browser to parse as SVG and size with CSS)."""
-    if not standalone:
-        return str(segno.make(link, error="m").svg_inline(scale=4, border=4))
+def qr_svg(link: str, *, sized: bool = True) -> str:
+    """The link as a standalone SVG document (with its namespace; no style, no script). With
+    `sized` it carries its width and height, for showing as an image from a blob: URL; without,
+    only a viewBox, for a page that parses it as SVG and sizes it with CSS (CSP: no inline
+    style either way)."""
     out = io.BytesIO()
     segno.make(link, error="m").save(
-        out, kind="svg", scale=4, border=4, xmldecl=False, svgns=True, omitsize=True, nl=False
+        out, kind="svg", scale=4, border=4, xmldecl=False, svgns=True, omitsize=not sized, nl=False
     )
     return out.getvalue().decode("ascii")
 

@@ -635,6 +635,9 @@ def get_customer_me(rx: Rx, actor: Actor) -> dict[str, Any]:
             "accepted_at": row.consent_at,
             "current_version": current["version"],
             "needs_acceptance": row.consent_version != current["version"],
+            # The text to read and accept when a new version is in force (the customer's
+            # screen shows it at once; every other route answers consent_required).
+            "current": current if row.consent_version != current["version"] else None,
         },
         "chats": [
             {

@@ -225,6 +225,12 @@ def _serve_webapp(app: FastAPI) -> None:
     def index(request: Request) -> Response:
         return serve("/", request)
 
+    # A customer's invitation link (customers/mail.py: /kunde#<token>) opens the same shell;
+    # the app sees the path and shows the customer's screens.
+    @app.get("/kunde", include_in_schema=False)
+    def customer_page(request: Request) -> Response:
+        return serve("/", request)
+
     def root_route(url: str) -> Callable[[Request], Response]:
         def root_file(request: Request) -> Response:
             return serve(url, request)

@@ -131,9 +131,9 @@ def people(browser: Any, live: Live, biz: Business) -> Iterator[Callable[..., Pe
         foreign = [
             u
             for u in person.requests
-            # blob: URLs are the page's own bytes (a photo shown before it is uploaded).
-            if not u.startswith(
-                (live.origin + "/", f"ws://127.0.0.1:{live.port}/", f"blob:{live.origin}/")
+            if not (
+                u.startswith((live.origin + "/", f"blob:{live.origin}/"))  # blob: made here
+                or u.startswith(f"ws://127.0.0.1:{live.port}/")
             )
         ]
         assert foreign == [], f"requests to other hosts: {foreign}"

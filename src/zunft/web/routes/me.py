@@ -68,7 +68,7 @@ def change_password(body: PasswordIn, actor: CurrentActor, ctx: Ctx) -> Response
 def totp_setup(actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
     out = ctx.write(lambda tx: do_begin_totp_setup(tx, actor))
     # The same link as a QR code (SVG without style or script) to scan with a second phone.
-    return {**out, "qr_svg": qr_svg(out["otpauth_uri"], standalone=True)}
+    return {**out, "qr_svg": qr_svg(out["otpauth_uri"], sized=False)}
 
 
 @router.post("/me/totp/confirm", status_code=204, summary="Confirm the second factor with a code")

@@ -2,7 +2,7 @@
 // stream are never cached here (the app keeps its own data in IndexedDB).
 // Shell files are answered from the cache at once and refreshed in the background
 // (stale-while-revalidate); a new version of this file replaces the whole cache.
-const VERSION = "zunft-shell-v4";
+const VERSION = "zunft-shell-v5";
 const SHELL = [
   "/",
   "/manifest.webmanifest",
@@ -26,6 +26,9 @@ const SHELL = [
   "/app/presence.js",
   "/app/archive.js",
   "/app/compliance.js",
+  "/app/customer.js",
+  "/app/cust.js",
+  "/app/reports.js",
   "/app/icons/icon.svg",
   "/app/icons/icon-192.png",
 ];

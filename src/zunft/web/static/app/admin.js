@@ -13,12 +13,16 @@ export function renderAdminScreen(main, section) {
     h("a", { href: "#/admin/users", class: "tab", "aria-current": section === "users" ? "page" : null }, t("admin_users")),
     h("a", { href: "#/admin/projects", class: "tab", "aria-current": section === "projects" ? "page" : null }, t("admin_projects")),
     h("a", { href: "#/admin/archive", class: "tab", "aria-current": section === "archive" ? "page" : null }, t("archive_tab")),
-    h("a", { href: "#/admin/compliance", class: "tab" }, t("cmp_title"))));
+    h("a", { href: "#/admin/compliance", class: "tab" }, t("cmp_title")),
+    // Customers and reports (cust.js, reports.js)
+    ["questions", "consent", "routing"].map((s) => h("a", { href: "#/admin/" + s, class: "tab", "aria-current": section === s ? "page" : null }, t("admin_" + s)))));
   const body = h("div");
   const msg = h("p", { role: "status", class: "notice" });
   main.append(msg, body);
   if (section === "archive") import("./archive.js").then((m) => m.renderArchive(body, msg));
   else if (section === "projects") projects(body, msg);
+  else if (section === "questions" || section === "consent") import("./cust.js").then((m) => m.renderAdminSection(body, section));
+  else if (section === "routing") import("./reports.js").then((m) => m.renderRouting(body));
   else users(body, msg);
 }
 

@@ -100,11 +100,21 @@ export class ChatView {
     this.typingLine = h("p", { class: "typing", "aria-live": "polite" });
     const chat = this.state.chats.get(this.chatId);
     const readOnly = chat && chat.project_status === "archived";
+    // A customer chat whose customer withdrew consent: nobody may post (docs/customers.md).
+    this.withdrawnNote = h("p", { class: "notice withdrawn", id: "withdrawn-note", role: "status" });
     this.main.append(this.announcer, this.scroller, this.typingLine, this.error, this.suggestBox, this.banner, this.actions, this.tray,
-      readOnly ? h("p", { class: "muted center" }, t("chat_read_only")) : this.form);
+      this.withdrawnNote, readOnly ? h("p", { class: "muted center" }, t("chat_read_only")) : this.form);
+    if (chat && chat.consent_withdrawn) this.consentWithdrawn();
     this.onVisible = () => this.markRead();
     document.addEventListener("visibilitychange", this.onVisible);
     this.load();
+  }
+
+  consentWithdrawn() {
+    this.withdrawnNote.textContent = t("consent_withdrawn_chat");
+    this.input.disabled = true;
+    this.input.setAttribute("aria-describedby", "withdrawn-note");
+    for (const b of this.form.querySelectorAll("button")) b.disabled = true;
   }
 
   close() {
@@ -127,6 +137,10 @@ export class ChatView {
     try {
       const out = await get(`/chats/${encodeURIComponent(this.chatId)}/people`);
       this.people = out.people.filter((p) => p.id !== this.state.me.id);
+      // Names the staff list lacks (a customer; for a customer, everybody): from here.
+      const unknown = out.people.filter((p) => !this.state.users.has(p.id));
+      for (const p of unknown) this.state.users.set(p.id, { id: p.id, name: p.name, kind: p.kind });
+      if (unknown.length && !this.closed) this.render({ keepAnchor: !this.atBottom() });
     } catch {
       this.people = [];
     }
@@ -630,6 +644,9 @@ export class ChatView {
       case "message.deleted":
         if (m) Object.assign(m, { text: null, deleted: true });
         break;
+      case "consent.withdrawn":
+        if (this.state.me.kind !== "customer") this.consentWithdrawn();
+        return;
       case "chat.read":
         if (d.user_id !== this.state.me.id) {
           this.markers.set(d.user_id, Math.max(this.markers.get(d.user_id) || 0, d.seq));

@@ -43,10 +43,13 @@ async function boot() {
   window.addEventListener("offline", () => setOnline(false));
   const invite = (location.hash || "").match(/^#\/invite\/([A-Za-z0-9_-]+)$/);
   if (invite) return renderInvite(invite[1]);
+  // A customer's link (/kunde#<token>) or a customer's session: their own small app.
+  if (location.pathname === "/kunde") return customerApp((location.hash || "").slice(1));
   try {
     state.me = await get("/me");
     await kvSet("me", state.me);
   } catch (err) {
+    if (err.code === "staff_only") return customerApp("");
     if (err.offline) {
       state.me = await kvGet("me");
     } else if (err.code === "totp_setup_required") {
@@ -55,6 +58,11 @@ async function boot() {
     if (!state.me) return renderLogin();
   }
   await startSession();
+}
+
+async function customerApp(token) {
+  const { openCustomerLink, startCustomer } = await import("./customer.js");
+  return /^[A-Za-z0-9_-]{20,}$/.test(token) ? openCustomerLink(token) : startCustomer();
 }
 
 async function startSession() {
@@ -82,7 +90,7 @@ async function startSession() {
   state.outbox.onChange = (change) => {
     if (state.view && state.view.outboxChanged) state.view.outboxChanged(change);
   };
-  refreshLists();
+  state.loaded = refreshLists();
   state.stream.start();
   route();
 }
@@ -189,6 +197,9 @@ function applyEvent(ev) {
         if (d.seq >= chat.last_seq) chat.unread = 0;
       }
       break;
+    case "consent.withdrawn":
+      if (chat) chat.consent_withdrawn = true;
+      break;
     case "chat.created":
     case "chat.member_added":
     case "chat.member_removed":
@@ -215,6 +226,7 @@ function shell(title, { back, actions } = {}) {
   );
   const nav = h("nav", { class: "tabs", "aria-label": t("nav") },
     tab("#/", t("nav_chats")),
+    tab("#/reports", t("nav_reports")),
     tab("#/search", t("nav_search")),
     tab("#/devices", t("nav_devices")),
     tab("#/profile", t("nav_profile")),
@@ -246,7 +258,7 @@ export function renderStatus() {
 // ---------------------------------------------------------------- routing
 
 function route() {
-  if (!state.me) return;
+  if (!state.me || state.me.kind === "customer") return;
   if (state.view && state.view.close) state.view.close();
   state.view = null;
   const hash = location.hash || "#/";
@@ -264,6 +276,11 @@ function route() {
       return renderAdmin(arg);
     case "gallery":
       return renderGalleryScreen(decodeURIComponent(arg));
+    case "customers":
+    case "reports":
+    case "report":
+    case "report-new":
+      return renderLazy(screen, arg, hash);
     default:
       return renderList();
   }
@@ -363,7 +380,7 @@ async function renderInvite(token) {
   form.querySelector("input").focus();
 }
 
-function deviceName() {
+export function deviceName() {
   const ua = navigator.userAgent;
   const os = /Android/.test(ua) ? "Android" : /iPhone|iPad/.test(ua) ? "iOS"
     : /Windows/.test(ua) ? "Windows" : /Mac OS/.test(ua) ? "macOS" : /Linux/.test(ua) ? "Linux" : "";
@@ -529,7 +546,8 @@ function chatItem(chat, current) {
   },
   h("span", { class: "chat-main" },
     h("span", { class: "chat-title" }, chat.title || t(KIND_LABEL[chat.kind] || "kind_channel")),
-    h("span", { class: "chat-kind" }, t(KIND_LABEL[chat.kind] || "kind_channel")),
+    h("span", { class: "chat-kind" }, t(KIND_LABEL[chat.kind] || "kind_channel"),
+      chat.consent_withdrawn ? h("span", { class: "chip" }, " · " + t("consent_withdrawn")) : null),
     h("span", { class: "chat-preview" }, preview)),
   h("span", { class: "chat-meta" },
     m ? h("time", null, formatTime(m.created_at)) : null,
@@ -541,10 +559,7 @@ function chatItem(chat, current) {
 
 function renderChat(chatId) {
   const chat = state.chats.get(chatId);
-  const main = shell(chat ? chat.title : t("nav_chats"), {
-    back: "#/",
-    actions: chat && chat.project_id ? h("a", { class: "top-link", id: "open-gallery", href: "#/gallery/" + encodeURIComponent(chat.project_id) }, t("gallery_open")) : null,
-  });
+  const main = shell(chat ? chat.title : t("nav_chats"), { back: "#/", actions: chatActions(chat) });
   if (chat && chat.peer_id) root.querySelector(".topbar .title").append(presenceLine(chat.peer_id));
   let pane = main;
   let side = null;
@@ -566,6 +581,21 @@ function renderChat(chatId) {
     if (side) fillList(side, chatId);
   };
   state.view.open();
+}
+
+// In a project's chats: raise a report (Meldung); the project's customers for owner, office
+// and the project's lead (docs/webapp.md).
+function chatActions(chat) {
+  if (!chat || !chat.project_id) return null;
+  const pid = encodeURIComponent(chat.project_id);
+  const gallery = h("a", { class: "top-link", id: "open-gallery", href: "#/gallery/" + pid }, t("gallery_open"));
+  if (chat.project_status === "archived") return gallery;
+  const p = state.projects.get(chat.project_id);
+  const mayInvite = isAdmin() || (p && p.lead_id === state.me.id);
+  return h("span", { class: "row top-actions" },
+    gallery,
+    chat.kind === "project" ? h("a", { class: "top-btn", href: "#/report-new/" + pid, id: "raise-report" }, t("rep_raise")) : null,
+    mayInvite ? h("a", { class: "top-btn", href: "#/customers/" + pid }, t("cust_staff_nav")) : null);
 }
 
 export function markChatRead(chatId, seq) {
@@ -743,6 +773,13 @@ async function renderGalleryScreen(projectId) {
   const chat = [...state.chats.values()].find((c) => c.project_id === projectId);
   const main = shell(t("gallery_title"), { back: chat ? "#/chat/" + encodeURIComponent(chat.id) : "#/" });
   state.view = renderGallery(main, projectId);
+}
+
+// Customers of a project (cust.js) and reports (reports.js): loaded when opened.
+async function renderLazy(screen, arg, hash) {
+  const mod = await import(screen === "customers" ? "./cust.js" : "./reports.js");
+  await state.loaded; // projects and people, for names and choices
+  if ((location.hash || "#/") === hash && state.me) mod.renderScreen(screen, decodeURIComponent(arg), shell);
 }
 
 // ---------------------------------------------------------------- admin (owner, office)

@@ -1,0 +1,208 @@
+// Staff screens for customers (docs/customers.md, docs/webapp.md): a project's customers
+// (#/customers/<project id>: invite with link, QR code and e-mail, open invitations, customers
+// with their consent state), open customer questions and the consent text (admin sections).
+import { del, get, post } from "./api.js";
+import { h, clear } from "./dom.js";
+import { formatTime, t } from "./i18n.js";
+import { errorText, field, state } from "./main.js";
+
+const enc = encodeURIComponent;
+
+const clientId = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + Math.random().toString(16));
+// An action whose failure is shown in `box` (never thrown at the page).
+const guard = (box, fn) => async (...args) => {
+  try {
+    await fn(...args);
+  } catch (ex) {
+    box.textContent = errorText(ex);
+  }
+};
+
+export function renderScreen(screen, projectId, shell) {
+  const p = state.projects.get(projectId);
+  const chat = [...state.chats.values()].find((c) => c.project_id === projectId && c.kind === "project");
+  const main = shell(t("cust_staff_title", { project: p ? p.name : "" }), { back: chat ? "#/chat/" + enc(chat.id) : "#/" });
+  const result = h("div", { id: "invite-result", "aria-live": "polite" });
+  const invitations = h("ul", { class: "plain-list", id: "cust-invitations" });
+  const customers = h("ul", { class: "plain-list", id: "cust-list" });
+  const msg = h("p", { role: "status", class: "notice" });
+  const form = h("form", { class: "card" },
+    h("h2", null, t("cust_invite_title")),
+    h("p", { class: "muted" }, t("cust_invite_hint")),
+    field("cust-name", t("cust_invite_name"), { name: "name", required: true, maxlength: "100", autocomplete: "off" }),
+    field("cust-email", t("cust_invite_email"), { name: "email", type: "email", maxlength: "254", autocomplete: "off" }),
+    h("div", { class: "check" },
+      h("input", { type: "checkbox", id: "cust-send", name: "send_email" }),
+      h("label", { for: "cust-send" }, t("cust_invite_send"))),
+    h("button", { type: "submit", class: "primary" }, t("cust_invite_submit")));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    clear(result);
+    const email = form.querySelector("#f-cust-email").value.trim();
+    const body = { name: form.querySelector("#f-cust-name").value.trim(), client_id: clientId(), send_email: form.querySelector("#cust-send").checked };
+    if (email) body.email = email;
+    try {
+      const out = await post("/projects/" + enc(projectId) + "/customer-invitations", body);
+      form.reset();
+      showLink(result, out, body.send_email);
+      result.scrollIntoView({ block: "start" });
+      load();
+    } catch (ex) {
+      result.append(h("p", { class: "error", role: "alert" }, errorText(ex)));
+    }
+  });
+  main.append(form, result, msg,
+    h("h2", { class: "group-title" }, t("cust_open_invitations")), invitations,
+    h("h2", { class: "group-title" }, t("cust_customers")), customers);
+
+  const load = guard(msg, async () => {
+    const [inv, cc] = await Promise.all([
+      get("/projects/" + enc(projectId) + "/customer-invitations"),
+      get("/customer-chats?project_id=" + enc(projectId)),
+    ]);
+    clear(invitations);
+    if (!inv.invitations.length) invitations.append(h("li", { class: "muted" }, t("cust_none_open")));
+    for (const i of inv.invitations) {
+      invitations.append(h("li", { class: "device" },
+        h("span", { class: "chat-main" },
+          h("span", { class: "chat-title" }, i.name || t("cust_unnamed")),
+          h("span", { class: "chat-preview" }, (i.email ? i.email + " · " : "") + t("cust_valid_until", { when: formatTime(i.expires_at) }))),
+        h("button", {
+          type: "button", class: "secondary small", "aria-label": t("cust_revoke") + ": " + (i.name || ""),
+          onclick: guard(msg, async () => {
+            await del("/customer-invitations/" + enc(i.id));
+            msg.textContent = t("cust_revoked");
+            load();
+          }),
+        }, t("cust_revoke"))));
+    }
+    clear(customers);
+    if (!cc.chats.length) customers.append(h("li", { class: "muted" }, t("cust_none")));
+    for (const c of cc.chats) {
+      const withdrawn = c.consent_state === "widerrufen";
+      customers.append(h("li", { class: "row" }, h("a", { class: "chat-item grow", href: "#/chat/" + enc(c.chat_id) },
+        h("span", { class: "chat-main" },
+          h("span", { class: "chat-title" }, c.customer_name),
+          h("span", { class: "chat-preview" }, withdrawn
+            ? t("consent_withdrawn") + " " + formatTime(c.withdrawn_at)
+            : t("cust_consent_since", { v: c.consent_version, when: formatTime(c.consent_at) })))),
+      // Lost phone or cleared browser: a link that opens the same account on another device.
+      withdrawn ? null : h("button", {
+        type: "button", class: "secondary small", "aria-label": t("cust_device_link") + ": " + c.customer_name,
+        onclick: guard(msg, async () => {
+          clear(result);
+          showLink(result, await post("/customer-chats/" + enc(c.chat_id) + "/device-links", { client_id: clientId() }), false);
+          result.scrollIntoView({ block: "start" });
+          load();
+        }),
+      }, t("cust_device_link"))));
+    }
+  });
+  load();
+}
+
+// The new link: as text to copy and as QR code (the server's SVG shown as an image from a
+// blob: URL, so nothing of it becomes part of the page and no inline style is needed).
+function showLink(box, out, wanted) {
+  if (!out.link) {
+    box.append(h("p", { class: "notice" }, t("cust_replayed")));
+    return;
+  }
+  const input = h("input", { id: "invite-link", readonly: true, value: out.link, "aria-label": t("cust_link") });
+  const copied = h("span", { role: "status" });
+  const img = h("img", { class: "qr", alt: t("cust_qr_alt"), width: "240", height: "240", id: "invite-qr" });
+  img.src = URL.createObjectURL(new Blob([out.qr_svg], { type: "image/svg+xml" }));
+  let mail = null;
+  if (out.emailed) mail = h("p", { class: "notice", id: "invite-mail" }, t("cust_mail_sent", { email: out.email }));
+  else if (wanted) mail = h("p", { class: "error", id: "invite-mail" }, t("cust_mail_failed"));
+  box.append(h("div", { class: "card invite-link" },
+    h("h2", null, t("cust_link_for", { name: out.name || "" })),
+    h("p", { class: "muted" }, t("cust_valid_until", { when: formatTime(out.expires_at) })),
+    mail,
+    h("label", { for: "invite-link" }, t("cust_link")),
+    input,
+    h("div", { class: "row" },
+      h("button", {
+        type: "button", class: "secondary", id: "invite-copy",
+        onclick: async () => {
+          input.select();
+          try {
+            await navigator.clipboard.writeText(out.link);
+            copied.textContent = t("cust_copied");
+          } catch {
+            copied.textContent = t("cust_copy_manual");
+          }
+        },
+      }, t("cust_copy")), copied),
+    h("p", { class: "muted" }, t("cust_qr_hint")),
+    img));
+}
+
+// ---------------------------------------------------------------- admin sections
+
+export function renderAdminSection(body, section) {
+  if (section === "consent") consent(body);
+  else questions(body);
+}
+
+// The office's list of customer questions not yet answered, oldest first.
+async function questions(body) {
+  const list = h("ul", { class: "plain-list", id: "questions" });
+  body.append(h("h2", null, t("admin_questions")), h("p", { class: "muted" }, t("cust_questions_hint")), list);
+  try {
+    const out = await get("/customer-questions");
+    if (!out.questions.length) list.append(h("li", { class: "empty" }, t("cust_questions_none")));
+    for (const q of out.questions) {
+      list.append(h("li", null, h("a", { class: "chat-item" + (q.overdue ? " overdue" : ""), href: "#/chat/" + enc(q.chat_id) },
+        h("span", { class: "chat-main" },
+          h("span", { class: "chat-title" }, q.customer_name + " · " + q.project_name),
+          h("span", { class: "chat-preview" }, q.text || ""),
+          h("span", { class: "chat-kind" }, t("cust_asked", { when: formatTime(q.asked_at) }))),
+        h("span", { class: "chat-meta" }, q.overdue
+          ? h("span", { class: "tag urgent" }, "⚠ " + t("cust_overdue"))
+          : h("span", null, t("cust_due", { when: formatTime(q.reply_due_at) }))))));
+    }
+  } catch (ex) {
+    list.append(h("li", { class: "error" }, errorText(ex)));
+  }
+}
+
+// The consent text: a new version on save; every version stays readable.
+async function consent(body) {
+  const msg = h("p", { role: "status", class: "notice", id: "consent-msg" });
+  const area = h("textarea", { id: "consent-text", name: "text", rows: "14", maxlength: "20000", required: true });
+  const versions = h("ul", { class: "plain-list", id: "consent-versions" });
+  const form = h("form", { class: "card" },
+    h("h2", null, t("admin_consent")),
+    h("p", { class: "muted" }, t("cust_consent_edit_hint")),
+    h("label", { for: "consent-text" }, t("cust_consent_label")),
+    area,
+    h("button", { type: "submit", class: "primary" }, t("cust_consent_publish")), msg);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    try {
+      const out = await post("/consent-texts", { text: area.value });
+      msg.textContent = t("cust_consent_published", { v: out.version });
+      load();
+    } catch (ex) {
+      msg.textContent = errorText(ex);
+    }
+  });
+  body.append(form, h("h2", { class: "group-title" }, t("cust_consent_versions")), versions);
+  async function load() {
+    try {
+      const out = await get("/consent-texts");
+      const list = out.versions.slice().reverse();
+      area.value = list.length ? list[0].text : "";
+      clear(versions);
+      for (const v of list) {
+        versions.append(h("li", { class: "card" }, h("details", null,
+          h("summary", null, t("cust_consent_version", { v: v.version }) + (v.created_at ? " · " + formatTime(v.created_at) : "")),
+          h("p", { class: "text" }, v.text))));
+      }
+    } catch (ex) {
+      msg.textContent = errorText(ex);
+    }
+  }
+  load();
+}
