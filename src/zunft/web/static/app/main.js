@@ -733,10 +733,15 @@ function workingHours() {
       h("button", { type: "button", class: "secondary", onclick: () => save(null) }, t("hours_reset"))),
     msg);
   const url = "/users/" + encodeURIComponent(state.me.id) + "/working-hours";
+  // Typing while the hours (re)load must not be overwritten by what the server had before.
+  let edits = 0;
+  form.addEventListener("input", () => edits++);
   async function load() {
     try {
+      const before = edits;
       const out = await get(url);
       note.textContent = t(out.own ? "hours_own" : "hours_business");
+      if (edits !== before) return;
       for (const d of DAYS) {
         form.querySelector("#f-day-" + d).value = (out.hours[d] || []).map(([a, b]) => a + "–" + b).join(", ");
       }
