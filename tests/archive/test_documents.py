@@ -27,7 +27,7 @@ def _text(pdf: bytes) -> str:
 
 def _get(client: TestClient, biz: Business, name: str) -> str:
     owner = login(client, biz, "owner")
-    r = owner.get(f"/documents/{name}")
+    r = owner.get(f"/archive/documents/{name}")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "application/pdf"
     assert r.headers["cache-control"] == "private, no-store"
@@ -95,11 +95,11 @@ def test_another_business_never_shows(client: TestClient, biz: Business, ctx: Ap
 @pytest.mark.parametrize("role", ["lead", "worker", "apprentice"])
 def test_only_owner_and_office(client: TestClient, biz: Business, role: str) -> None:
     api = login(client, biz, role)
-    assert_error(api.get("/documents/tom"), 403, "admin_only")
+    assert_error(api.get("/archive/documents/tom"), 403, "admin_only")
 
 
 def test_an_unknown_document(client: TestClient, biz: Business) -> None:
-    r = login(client, biz, "office").get("/documents/bilanz")
+    r = login(client, biz, "office").get("/archive/documents/bilanz")
     assert r.status_code == 422
 
 

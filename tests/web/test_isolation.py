@@ -98,7 +98,7 @@ OPS: dict[tuple[str, str], Callable[[Ids], dict[str, Any]] | None] = {
 EXEMPT = {
     # The name is one of three fixed documents, always of the caller's own business
     # (tests/archive/test_documents.py checks another business's people never show).
-    ("GET", "/documents/{name}"): "fixed names, no id of another business",
+    ("GET", "/archive/documents/{name}"): "fixed names, no id of another business",
 }
 # Required query parameters of parameterless GETs, for the listing sweep.
 QUERIES = {"/search": {"q": "Zugangscode Tresor"}}

@@ -142,7 +142,7 @@ chats = Table(
     Column("is_default", Boolean, nullable=False, default=False),  # the "Allgemein" channel
     Column("last_seq", BigInteger, nullable=False, default=0),
     Column("created_at", Millis, nullable=False),
-    # Document class of its content (docs/compliance-retention.md); NULL: the kind's default.
+    # Document class of its content (docs/compliance.md); NULL: the kind's default.
     Column("doc_class", String(16), nullable=True),
     UniqueConstraint("tenant_id", "direct_key"),
     Index(None, "tenant_id", "kind"),
@@ -520,7 +520,7 @@ media_limits = Table(  # per-business overrides of ZUNFT_MEDIA_QUOTA_MB / ZUNFT_
     Column("updated_at", Millis, nullable=False),
 )
 
-# --- retention, legal hold, erasure, GDPR requests (docs/compliance-retention.md) --------
+# --- retention, legal hold, erasure, GDPR requests (docs/compliance.md) --------
 
 retention_rules = Table(  # a business's own periods; classes without a row use the defaults
     "retention_rules",

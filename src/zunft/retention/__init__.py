@@ -1,2 +1,2 @@
 """Retention (Aufbewahrung), legal hold, crypto-shredding erasure, GDPR requests and the audit
-log (docs/compliance-retention.md; keys in docs/security.md, "Content keys")."""
+log (docs/compliance.md; keys in docs/security.md, "Content keys")."""

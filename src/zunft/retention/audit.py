@@ -1,5 +1,5 @@
 """The audit log: the journal's administrative entries, shown to the owner
-(docs/compliance-retention.md, "Audit log").
+(docs/compliance.md, "Audit log").
 
 It is a view of the journal, not a second log: every administrative action is already a
 journal entry in the same transaction as the change, with the hash chain behind it.

@@ -1,5 +1,5 @@
 """Which document class a message, file or chat belongs to, and reclassifying them
-(docs/compliance-retention.md, "Aufbewahrung").
+(docs/compliance.md, "Aufbewahrung").
 
 A message's class is its own (`messages.doc_class`, set by reclassifying), else its chat's
 (`chats.doc_class`), else the default of the chat's kind (`rules.CHAT_DEFAULTS`). A message

@@ -1,5 +1,5 @@
 """Erasure by destroying keys (crypto-shredding), the daily job that does it when retention
-ends, and moving content written before content keys into them (docs/compliance-retention.md,
+ends, and moving content written before content keys into them (docs/compliance.md,
 docs/security.md "Content keys").
 
 Destroying a unit's key, in one transaction:

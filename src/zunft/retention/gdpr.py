@@ -1,4 +1,4 @@
-"""GDPR requests of a person, customer or staff (docs/compliance-retention.md, "Answering a
+"""GDPR requests of a person, customer or staff (docs/compliance.md, "Answering a
 GDPR request"): the access export (Art. 15, 20) and the erasure request (Art. 17).
 
 Owner and office handle requests (they answer the business's post); the data subject is any

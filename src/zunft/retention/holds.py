@@ -1,4 +1,4 @@
-"""Legal holds (Sperrvermerke) on a project or a customer (docs/compliance-retention.md,
+"""Legal holds (Sperrvermerke) on a project or a customer (docs/compliance.md,
 "Legal hold").
 
 While a hold is in force nothing of what it covers is erased, whatever its retention says:

@@ -1,4 +1,4 @@
-"""Document classes and retention rules (docs/compliance-retention.md, "Aufbewahrung").
+"""Document classes and retention rules (docs/compliance.md, "Aufbewahrung").
 
 "Keep at least": content of calendar year Y in a class kept N years may be erased from
 1 January of year Y + N + 1 (the period runs from the end of the calendar year, AO § 147 (4),

@@ -156,7 +156,7 @@ class ReadIn(Body):
     seq: int = Field(ge=0)
 
 
-# --- retention, legal hold, GDPR (docs/compliance-retention.md) ------------------------------
+# --- retention, legal hold, GDPR (docs/compliance.md) ------------------------------
 
 
 class RetentionRuleIn(Body):

@@ -43,3 +43,22 @@ def test_a_worker_has_no_archive_screen(people: Any) -> None:
     page.goto("/")
     expect(page.get_by_role("link", name="Allgemein")).to_be_visible()
     expect(page.get_by_role("link", name="Verwaltung")).to_have_count(0)
+
+
+def test_office_downloads_the_documents_for_the_tax_adviser(people: Any, tmp_path: Path) -> None:
+    import io
+
+    from pypdf import PdfReader
+
+    office = people("office", viewport=DESKTOP)
+    page = office.page
+    page.goto("/#/admin/archive")
+    docs = page.locator("#documents")
+    expect(docs.get_by_role("heading", name="Unterlagen")).to_be_visible()
+    with page.expect_download() as info:
+        docs.get_by_role("link", name="Verfahrensdokumentation (GoBD)").click()
+    assert info.value.suggested_filename == "Verfahrensdokumentation.pdf"
+    path = tmp_path / "vd.pdf"
+    info.value.save_as(path)
+    text = " ".join(p.extract_text() or "" for p in PdfReader(io.BytesIO(path.read_bytes())).pages)
+    assert "Müller Haustechnik GmbH" in text

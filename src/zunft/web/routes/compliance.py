@@ -1,5 +1,5 @@
 """Retention rules, document classes, legal holds, GDPR requests and the audit log
-(docs/compliance-retention.md). Owner and office; the domain functions check who may do what."""
+(docs/compliance.md). Owner and office; the domain functions check who may do what."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ router = APIRouter(tags=["archive"])
 
 
 @router.get(
-    "/documents/{name}",
+    "/archive/documents/{name}",
     summary="A generated document for the tax adviser or data protection officer (owner, office)",
     response_class=Response,
     responses={200: {"content": {"application/pdf": {}}}},

@@ -26,7 +26,14 @@ export async function renderArchive(body, msg) {
     date("ex-to", t("archive_to")),
     h("button", { type: "submit", class: "primary" }, t("archive_start")));
   const list = h("ul", { class: "plain-list", id: "export-list", "aria-live": "polite" });
-  body.append(form, h("h2", null, t("archive_exports")), list);
+  // The documents for the tax adviser and the data protection officer, made from the
+  // installation's settings as they are today (GET /archive/documents/{name}, a PDF each).
+  const docs = h("section", { class: "card", id: "documents" },
+    h("h2", null, t("docs_title")),
+    h("p", { class: "muted" }, t("docs_explain")),
+    h("ul", { class: "plain-list" }, ["verfahrensdokumentation", "verzeichnis", "tom"].map((name) =>
+      h("li", null, h("a", { class: "button-link", href: "/api/v1/archive/documents/" + name, download: "" }, t("docs_" + name))))));
+  body.append(form, h("h2", null, t("archive_exports")), list, docs);
   try {
     const out = await get("/projects");
     for (const p of out.projects) project.append(h("option", { value: p.id }, p.name));

@@ -9,7 +9,7 @@ import { errorText, markChatRead, userName } from "./main.js";
 import { composerButtons, hasPreview, renderAttachments, renderPendingFiles, renderTray } from "./media.js";
 
 // What shows instead of a message's text: deleted by a person, or erased when its retention
-// ended (docs/compliance-retention.md); null while the text is there.
+// ended (docs/compliance.md); null while the text is there.
 function gone(m) {
   if (m.erased) return t("message_erased");
   return m.deleted ? t("message_deleted") : null;

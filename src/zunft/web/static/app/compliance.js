@@ -1,5 +1,5 @@
 // Owner and office: retention rules, legal holds, GDPR requests (access export, erasure) and,
-// for the owner, the audit log (docs/compliance-retention.md). Loaded only when opened; the
+// for the owner, the audit log (docs/compliance.md). Loaded only when opened; the
 // chat view loads it for a message's "document class" action.
 import { ApiError, get, post, put } from "./api.js";
 import { h, clear } from "./dom.js";

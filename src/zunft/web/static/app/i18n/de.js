@@ -418,4 +418,10 @@ export default {
   rep_to_erledigt: "Erledigt",
   rep_to_in_arbeit: "In Arbeit",
   rep_with: "bei {name}",
+  // --- compliance documents (app/archive.js) ---
+  docs_explain: "Aus den heutigen Einstellungen erstellt, als PDF für Steuerberatung und Datenschutz. Was zunft nicht wissen kann, ist mit [bitte ergänzen] markiert.",
+  docs_title: "Unterlagen",
+  docs_tom: "Technische und organisatorische Maßnahmen (Art. 32 DSGVO)",
+  docs_verfahrensdokumentation: "Verfahrensdokumentation (GoBD)",
+  docs_verzeichnis: "Verzeichnis von Verarbeitungstätigkeiten (Art. 30 DSGVO)",
 };

@@ -418,4 +418,10 @@ export default {
   rep_to_erledigt: "Done",
   rep_to_in_arbeit: "In progress",
   rep_with: "with {name}",
+  // --- compliance documents (app/archive.js) ---
+  docs_explain: "Made from today's settings, as PDF for the tax adviser and the data protection officer. What zunft cannot know is marked [bitte ergänzen].",
+  docs_title: "Documents",
+  docs_tom: "Technical and organisational measures (Art. 32 GDPR)",
+  docs_verfahrensdokumentation: "Process documentation (GoBD)",
+  docs_verzeichnis: "Record of processing activities (Art. 30 GDPR)",
 };
