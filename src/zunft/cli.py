@@ -300,7 +300,7 @@ def cmd_gdpr_erase(args: argparse.Namespace) -> int:
 def cmd_verify(args: argparse.Namespace) -> int:
     from sqlalchemy import inspect
 
-    from zunft.archive.verify import verify_all
+    from zunft.archive.parallel import verify_all_parallel
     from zunft.context import open_context
 
     settings = load_settings()
@@ -322,7 +322,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
             return verify_with_checkpoint(ctx, Path(args.checkpoint), args.public_key)
         with ctx.engine.connect() as conn:
-            results = verify_all(conn, ctx.keys, args.tenant)
+            # Long journals are checked in ranges on every core (archive/parallel.py).
+            results = verify_all_parallel(settings, conn, ctx.keys, args.tenant)
     finally:
         ctx.close()
     if args.tenant and not results:

@@ -35,7 +35,7 @@ class VerifyResult:
         return self.problem is None
 
 
-def _rows(conn: Connection, tenant_id: str) -> Any:
+def _rows(conn: Connection, tenant_id: str, lo: int = 1, hi: int | None = None) -> Any:
     j, p = s.journal, s.journal_payloads
     query = (
         select(
@@ -51,33 +51,38 @@ def _rows(conn: Connection, tenant_id: str) -> Any:
             p.c.erased_at,
         )
         .outerjoin(p, (p.c.tenant_id == j.c.tenant_id) & (p.c.seq == j.c.seq))
-        .where(j.c.tenant_id == tenant_id)
+        .where(j.c.tenant_id == tenant_id, j.c.seq >= lo)
         .order_by(j.c.seq)
     )
+    if hi is not None:
+        query = query.where(j.c.seq <= hi)
     return conn.execution_options(yield_per=2000).execute(query)
 
 
-def verify_tenant(conn: Connection, keys: Keyring, tenant_id: str, slug: str = "") -> VerifyResult:
-    rows = _rows(conn, tenant_id)
-    try:
-        return _walk(conn, keys, tenant_id, slug, rows)
-    finally:
-        rows.close()  # a server-side cursor on PostgreSQL: close it even when stopping early
+@dataclass(frozen=True)
+class RangeResult:
+    """A walk over entries lo.. (see walk_range): how many followed each other correctly, the
+    hash of the last of them, and the first problem."""
+
+    count: int
+    last_hash: bytes
+    bad_seq: int | None = None
+    problem: str | None = None
 
 
-def _walk(conn: Connection, keys: Keyring, tenant_id: str, slug: str, rows: Any) -> VerifyResult:
+def walk_range(keys: Keyring, tenant_id: str, rows: Any, lo: int, prev: bytes) -> RangeResult:
+    """Check entries from `lo` on, the one before having the hash `prev`; stops at the first
+    problem. Rows are unpacked as tuples: attribute access on a million rows costs seconds
+    (docs/performance.md, "Archive")."""
     cipher = keys.cipher(tenant_id)
-    expected = 1
-    prev = GENESIS
+    expected = lo
     count = 0
-
-    def fail(seq: int, problem: str) -> VerifyResult:
-        return VerifyResult(tenant_id, slug, count, prev, seq, problem)
-
-    # Rows are unpacked as tuples: attribute access on a million rows costs seconds
-    # (docs/performance.md, "Archive").
     sha256 = hashlib.sha256
     decrypt = cipher.decrypt_bytes
+
+    def fail(seq: int, problem: str) -> RangeResult:
+        return RangeResult(count, prev, seq, problem)
+
     for seq, ts, kind, actor_id, chat_id, prev_hash, digest, stored, enc, erased_at in rows:
         if seq != expected:
             return fail(expected, f"entry {expected} is missing (removed)")
@@ -107,6 +112,28 @@ def _walk(conn: Connection, keys: Keyring, tenant_id: str, slug: str, rows: Any)
         prev = stored
         count += 1
         expected += 1
+    return RangeResult(count, prev)
+
+
+def verify_tenant(conn: Connection, keys: Keyring, tenant_id: str, slug: str = "") -> VerifyResult:
+    rows = _rows(conn, tenant_id)
+    try:
+        walked = walk_range(keys, tenant_id, rows, 1, GENESIS)
+    finally:
+        rows.close()  # a server-side cursor on PostgreSQL: close it even when stopping early
+    return check_head(conn, tenant_id, slug, walked)
+
+
+def check_head(conn: Connection, tenant_id: str, slug: str, walked: RangeResult) -> VerifyResult:
+    """The walk's result, held against the recorded journal head (entries cut off the end)."""
+    count, prev = walked.count, walked.last_hash
+
+    def fail(seq: int, problem: str) -> VerifyResult:
+        return VerifyResult(tenant_id, slug, count, prev, seq, problem)
+
+    if walked.problem is not None:
+        assert walked.bad_seq is not None
+        return fail(walked.bad_seq, walked.problem)
     head = conn.execute(
         select(s.journal_heads.c.seq, s.journal_heads.c.head_hash).where(
             s.journal_heads.c.tenant_id == tenant_id
