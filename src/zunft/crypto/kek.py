@@ -77,21 +77,27 @@ def load_kek(configured: str, data_dir: Path) -> bytes:
     if path.exists():
         return read_key_file(path)
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = secrets.token_bytes(KEK_BYTES)
-    # Written completely under a private name, then linked into place: link() fails when the
-    # file exists, so of two processes starting at once one key wins and both read it.
-    tmp = data_dir / f".kek.{os.getpid()}.{secrets.token_hex(4)}"
+    text = create_key_file(path, base64.b64encode(secrets.token_bytes(KEK_BYTES)).decode("ascii"))
+    return _decode(text, str(path))
+
+
+def create_key_file(path: Path, text: str) -> str:
+    """Make a new key file (mode 0600) holding `text`, or, when another process made it first,
+    read theirs; returns the text that is in the file. Written completely under a private
+    name, then linked into place: link() fails when the file exists, so of two processes
+    starting at once one key wins and both use it. Durable with its name before returning."""
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(base64.b64encode(key).decode("ascii") + "\n")
+            fh.write(text + "\n")
             fh.flush()
             os.fsync(fh.fileno())
         try:
             os.link(tmp, path)
         except FileExistsError:
-            return _decode(path.read_text(encoding="ascii"), str(path))
+            return path.read_text(encoding="ascii").strip()
     finally:
         tmp.unlink(missing_ok=True)
-    fsync_dir(data_dir)  # the new name is durable before any data depends on the key
-    return key
+    fsync_dir(path.parent)  # the new name is durable before any data depends on the key
+    return text

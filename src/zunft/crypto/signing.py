@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import secrets
 import stat
 from pathlib import Path
@@ -25,7 +24,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from zunft.config import Settings
-from zunft.crypto.kek import KeyError_
+from zunft.crypto.kek import KeyError_, create_key_file
 
 SEED_BYTES = 32
 FILE_NAME = "signing-key"
@@ -42,28 +41,8 @@ def _decode(text: str, where: str) -> Ed25519PrivateKey:
 
 
 def _write_new(path: Path) -> Ed25519PrivateKey:
-    seed = secrets.token_bytes(SEED_BYTES)
-    # Written completely under a private name, then linked into place: link() fails when the
-    # file exists, so of two processes starting at once one key wins and both use it.
-    tmp = path.parent / f".{FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(base64.b64encode(seed).decode("ascii") + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            return _decode(path.read_text(encoding="ascii"), str(path))
-    finally:
-        tmp.unlink(missing_ok=True)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return Ed25519PrivateKey.from_private_bytes(seed)
+    seed = base64.b64encode(secrets.token_bytes(SEED_BYTES)).decode("ascii")
+    return _decode(create_key_file(path, seed), str(path))
 
 
 def load_signing_key(settings: Settings, *, create: bool = True) -> Ed25519PrivateKey:
