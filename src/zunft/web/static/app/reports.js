@@ -159,7 +159,11 @@ function board(projectId, shell) {
     filters, counts, msg, list));
   filters.addEventListener("change", () => load());
   filters.addEventListener("submit", (e) => e.preventDefault());
+  // Filter changes and live reloads may overlap; only the newest answer is drawn, so a slow
+  // earlier one cannot overwrite the list the filters now ask for.
+  let generation = 0;
   const load = guard(msg, async () => {
+    const mine = ++generation;
     const q = new URLSearchParams();
     const status = val(filters, "f-status");
     for (const s of status === "open" ? STATUSES.slice(0, 3) : status ? [status] : []) q.append("status", s);
@@ -168,6 +172,7 @@ function board(projectId, shell) {
       if (v) q.set(key, v);
     }
     const out = await get((projectId ? `/projects/${enc(projectId)}/reports?` : "/reports?") + q);
+    if (mine !== generation) return;
     clear(counts).append(...STATUSES.map((s) => h("span", { class: "chip" }, t("rep_status_" + s) + ": " + (out.counts[s] || 0))));
     clear(list).append(...(out.reports.length ? out.reports.map((r) => h("li", null, card(r))) : [h("li", { class: "empty" }, t("rep_none"))]));
   });
