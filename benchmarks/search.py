@@ -82,9 +82,10 @@ def run_queries(
         name, actor, words = shapes[i % len(shapes)]
         query = search_query(rng, words)
         search: Callable[[Any], dict[str, Any]] = lambda rx, a=actor, q=query: (  # noqa: E731
-            get_search_results(rx, a, q)
+            get_search_results(rx, ctx.search, a, q)
         )
         t0 = time.perf_counter()
+        ctx.search.settle(actor.tenant_id)  # as the route does: one look at the journal head
         result = ctx.read(search)
         ms = (time.perf_counter() - t0) * 1000
         samples.append(
@@ -141,6 +142,10 @@ def main() -> int:
             chats_per_worker=args.chats_per_worker,
         )
         seed_s = seed(ctx, biz, rng, args.messages, args.batch)
+        t0 = time.perf_counter()
+        if not ctx.search.settle(biz.owner.tenant_id, timeout=3600):
+            raise SystemExit("the search index did not catch up")
+        index_lag_s = time.perf_counter() - t0  # the indexer's work left when seeding ended
         vacuumed = False
         if db["database"] == "postgresql" and not args.no_vacuum:
             # What autovacuum does to a table that just got 1.5 million rows (statistics for
@@ -150,8 +155,8 @@ def main() -> int:
                 db["autovacuum"] = conn.exec_driver_sql("SHOW autovacuum").scalar()
                 conn.exec_driver_sql("VACUUM ANALYZE")
             vacuumed = True
-        with ctx.engine.connect() as conn:
-            index_rows = conn.execute(select(func.count()).select_from(s.search_tokens)).scalar()
+        with ctx.search.engine.connect() as conn:
+            index_rows = conn.execute(select(func.count()).select_from(s.search_postings)).scalar()
         worker = biz.workers[0]
         who = [("owner", biz.owner), ("worker", worker)]
         worker_chats = sum(1 for members in biz.members.values() if worker in members)
@@ -190,6 +195,7 @@ def main() -> int:
         "index_rows": index_rows,
         "seed_s": round(seed_s, 1),
         "seed_messages_per_s": round(args.messages / seed_s),
+        "index_lag_after_seed_s": round(index_lag_s, 1),
         **machine_info(),
     }
     print(json.dumps(out, ensure_ascii=False))

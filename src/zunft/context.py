@@ -23,6 +23,7 @@ from zunft.db.migrate import upgrade
 from zunft.db.tx import Rx, Tx
 from zunft.db.writer import Writer
 from zunft.realtime.bus import Bus, make_bus
+from zunft.search.index import SearchIndex
 
 T = TypeVar("T")
 
@@ -33,6 +34,7 @@ class AppContext:
     engine: Engine
     keys: Keyring
     writer: Writer
+    search: SearchIndex  # the search index, following the journal (zunft.search.index)
     clock: Clock
     hasher: Hasher
     bus: Bus = field(default_factory=Bus)
@@ -61,6 +63,7 @@ class AppContext:
 
     def close(self) -> None:
         self.writer.stop()
+        self.search.stop()
         self.engine.dispose()
 
 
@@ -106,6 +109,9 @@ def open_context(
     )
     clock = clock or SystemClock()
     bus = make_bus(settings.bus_url, settings.bus_channel)
+    search = SearchIndex(engine, keys, settings.effective_database_url)
+    bus.subscribe(search.on_commit)
+    search.start()
     writer = Writer(engine, keys, clock, max_batch=settings.group_commit_max, on_commit=bus.publish)
     writer.start()
     return AppContext(
@@ -113,6 +119,7 @@ def open_context(
         engine=engine,
         keys=keys,
         writer=writer,
+        search=search,
         clock=clock,
         hasher=hasher
         or Hasher(memory_kib=settings.argon2_memory_kib, time_cost=settings.argon2_time_cost),

@@ -99,7 +99,6 @@ def test_entries_cut_off_with_the_head_fixed_up_are_named(ctx: AppContext, biz: 
     keep = count - 3
     with ctx.engine.begin() as conn:
         t, jp = biz.tenant_id, s.journal_payloads
-        conn.execute(delete(s.search_tokens).where(s.search_tokens.c.tenant_id == t))
         conn.execute(delete(jp).where(jp.c.tenant_id == t, jp.c.seq > keep))
         conn.execute(delete(s.journal).where(s.journal.c.tenant_id == t, s.journal.c.seq > keep))
         new_head = conn.execute(

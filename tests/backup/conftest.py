@@ -39,13 +39,20 @@ def target(ctx: AppContext, settings: Settings, tmp_path: Path) -> Iterator[Sett
     admin.dispose()
 
 
+# The search index follows the journal in its own time (zunft.search.index) and is rebuilt
+# from it: its rows are not part of what a restore must give back row for row.
+DERIVED = {s.search_postings.name, s.search_docs.name, s.search_progress.name}
+
+
 def table_rows(url: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every zunft table, in primary-key order."""
+    """Every row of every zunft table but the derived ones, in primary-key order."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
             out = {}
             for table in s.metadata.sorted_tables:
+                if table.name in DERIVED:
+                    continue
                 order = list(table.primary_key.columns) or list(table.columns)
                 rows = conn.execute(table.select().order_by(*order)).all()
                 out[table.name] = [dict(r._mapping) for r in rows]

@@ -99,6 +99,9 @@ def test_restore_gives_back_every_row_and_file(
             chat = general_chat_id(worker)
             texts = [m["text"] for m in worker.get(f"/chats/{chat}/messages").json()["messages"]]
             assert texts[:5] == ["Nr. 0 ä", "Nr. 1 ä", "Nr. 2 ä", "Nr. 3 ä", "geändert"]
+            # its search index is rebuilt (SQLite) or followed on (PostgreSQL) from the journal
+            found = worker.get("/search", params={"q": "geändert"}).json()["results"]
+            assert [m["text"] for m in found] == ["geändert"]
             [photo] = [
                 m
                 for m in worker.get(f"/chats/{chat}/messages").json()["messages"]

@@ -59,10 +59,12 @@ def write_markers(ctx: AppContext, biz: Business, marker: str) -> None:
 def test_marker_nowhere_at_rest(ctx: AppContext, biz: Business, tmp_path: Path) -> None:
     marker = "Zmarker" + secrets.token_hex(6)
     write_markers(ctx, biz, marker)
+    assert ctx.search.settle(biz.tenant_id)  # the search index has written its postings too
     needle = marker.encode()
     if ctx.engine.dialect.name == "sqlite":
         files = [p for p in ctx.settings.data_path.rglob("*") if p.is_file()]
         assert any(p.name.endswith("-wal") for p in files), "the WAL must be part of the check"
+        assert any("-search" in p.name for p in files), "the search index must be checked too"
         leaks = [
             p.name for p in files if needle in p.read_bytes() or needle.lower() in p.read_bytes()
         ]
@@ -94,5 +96,5 @@ def test_marker_nowhere_at_rest(ctx: AppContext, biz: Business, tmp_path: Path) 
         for spelling in (needle, needle.lower(), needle.hex().encode()):
             assert spelling not in dump
     # ... while the application still reads it back.
-    found = ctx.read(lambda rx: get_search_results(rx, biz.actor("owner"), "Rohrbruch"))
+    found = ctx.read(lambda rx: get_search_results(rx, ctx.search, biz.actor("owner"), "Rohrbruch"))
     assert marker in found["results"][0]["text"]

@@ -82,3 +82,18 @@ def make_legacy(ctx: AppContext, tenant_id: str, message_id: str) -> None:
         tx.conn.execute(delete(s.content_keys).where(s.content_keys.c.id == row.content_key))
 
     ctx.write(work)
+
+
+def indexed(ctx: AppContext, biz: Any, message_id: str) -> bool:
+    """Whether the search index (once caught up) holds the message and postings for it."""
+    assert ctx.search.settle(biz.tenant_id)
+    docs, postings = s.search_docs, s.search_postings
+    with ctx.search.engine.connect() as conn:
+        seq = conn.execute(select(docs.c.seq).where(docs.c.message_id == message_id)).scalar()
+        found = conn.execute(
+            select(postings.c.token).where(
+                postings.c.tenant_id == biz.tenant_id, postings.c.seq == (seq or -1)
+            )
+        ).first()
+    assert (seq is None) == (found is None), "a message's postings go and come with it"
+    return seq is not None

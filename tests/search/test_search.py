@@ -16,9 +16,12 @@ from zunft.search.tokens import stems
 
 
 def texts(ctx: AppContext, biz: Business, role: str, q: str) -> list[str]:
+    assert ctx.search.settle(biz.tenant_id)
     return [
         m["text"]
-        for m in ctx.read(lambda rx: get_search_results(rx, biz.actor(role), q))["results"]
+        for m in ctx.read(lambda rx: get_search_results(rx, ctx.search, biz.actor(role), q))[
+            "results"
+        ]
     ]
 
 
@@ -85,6 +88,8 @@ def test_edits_and_deletes_update_the_index(ctx: AppContext, biz: Business) -> N
 def test_index_holds_no_plain_words(ctx: AppContext, biz: Business) -> None:
     chat = general_chat(ctx, biz)
     ctx.write(lambda tx: do_send_message(tx, biz.actor("worker"), chat, text="Kupferrohr"))
-    tokens = ctx.read(lambda rx: list(rx.conn.execute(select(s.search_tokens.c.token)).scalars()))
+    assert ctx.search.settle(biz.tenant_id)
+    with ctx.search.engine.connect() as conn:
+        tokens = list(conn.execute(select(s.search_postings.c.token)).scalars())
     assert tokens
     assert all(b"kupfer" not in bytes(t) for t in tokens)

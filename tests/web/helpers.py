@@ -20,7 +20,6 @@ WRITTEN_TABLES = (
     s.journal_payloads,
     s.messages,
     s.message_revisions,
-    s.search_tokens,
     s.client_writes,
     s.chats,
     s.chat_members,

@@ -17,8 +17,11 @@ WRITER = "zunft_writer"  # key in a pooled connection's info: the single writer'
 SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS page cache
 
 
-def make_engine(url: str, *, pool_size: int = 8) -> Engine:
+def make_engine(url: str, *, pool_size: int = 8, durable: bool = True) -> Engine:
+    """`durable=False` only for derived data that can be rebuilt (the search index file):
+    its commits skip the fsync, and a power cut may lose the last of them, never corrupt."""
     if url.startswith("sqlite"):
+        synchronous = "FULL" if durable else "NORMAL"
         engine = create_engine(
             url,
             pool_size=pool_size,
@@ -32,7 +35,7 @@ def make_engine(url: str, *, pool_size: int = 8) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             # Read the database through a memory map instead of read() calls into each

@@ -200,16 +200,44 @@ message_revisions = Table(
     PrimaryKeyConstraint("message_id", "rev"),
 )
 
-search_tokens = Table(
-    "search_tokens",
+# The search index (zunft.search.index): derived from the journal by the indexer, never
+# written by the send itself. On SQLite these tables live in a file of their own next to the
+# database (the same definitions, created there by the indexer); the tables of the same name
+# in the main database stay empty. Clustered on their keys (WITHOUT ROWID on SQLite): a
+# posting is one B-tree entry, and a query reads chat_id without a second lookup.
+search_postings = Table(
+    "search_postings",
     metadata,
     Column("tenant_id", ID, nullable=False),
     Column("token", LargeBinary(16), nullable=False),
     Column("seq", BigInteger, nullable=False),
     Column("chat_id", ID, nullable=False),
-    Column("message_id", ID, ForeignKey("messages.id"), nullable=False),
     PrimaryKeyConstraint("tenant_id", "token", "seq"),
-    Index(None, "message_id"),
+    sqlite_with_rowid=False,
+)
+
+# What the index holds for each message, so an edit, a deletion or an erasure can take its
+# postings out again without the old text (tokens: the 16-byte tokens, concatenated).
+search_docs = Table(
+    "search_docs",
+    metadata,
+    Column("tenant_id", ID, nullable=False),
+    Column("message_id", ID, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("chat_id", ID, nullable=False),
+    Column("tokens", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "message_id"),
+    sqlite_with_rowid=False,
+)
+
+# How far the index has followed each business's journal: every entry up to `seq` is in it.
+# `erased_ms`: erasures up to this time have been taken out (zunft.search.index).
+search_progress = Table(
+    "search_progress",
+    metadata,
+    Column("tenant_id", ID, primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("erased_ms", Millis, nullable=False),
 )
 
 journal = Table(

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from zunft.accounts.actor import Actor
 from zunft.chats.service import (
@@ -29,7 +29,6 @@ from zunft.errors import Conflict, Forbidden, Invalid, NotFound
 from zunft.ids import new_id
 from zunft.retention.keys import get_unit_key
 from zunft.retention.rules import chat_class_expr, year_of
-from zunft.search.tokens import stems
 
 MAX_TEXT = 10_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # Unicode category Cc but \t and \n
@@ -70,7 +69,6 @@ _POSTING = Prepared(
     .where(s.chats.c.id == bindparam("chat_id"), s.chats.c.tenant_id == bindparam("tenant_id"))
 )
 _INSERT_MESSAGE = Prepared(insert(s.messages))
-_INSERT_TOKENS = Prepared(insert(s.search_tokens))
 _INSERT_ATTACHMENTS = Prepared(insert(s.message_attachments))
 _ADVANCE_CHAT = Prepared(
     update(s.chats)
@@ -125,22 +123,6 @@ def message_view(
         "erased": erased,
         "attachments": [] if deleted or erased else (attachments or []),
     }
-
-
-def _index(
-    tx: Tx, cipher: TenantCipher, *, message_id: str, chat_id: str, seq: int, text: str
-) -> None:
-    rows = [
-        {
-            "tenant_id": cipher.tenant_id,
-            "token": cipher.index_token("word", stem),
-            "seq": seq,
-            "chat_id": chat_id,
-            "message_id": message_id,
-        }
-        for stem in stems(text)
-    ]
-    _INSERT_TOKENS.run_many(tx.conn, rows)
 
 
 def _check_posting(tx: Tx, actor: Actor, chat_id: str) -> tuple[str, bytes | None]:
@@ -268,7 +250,8 @@ def do_send_message(
     _ADVANCE_CHAT.run(tx.conn, {"b_chat_id": chat_id, "b_seq": seq})
     # The sender has read what they wrote.
     _SENDER_READ.run(tx.conn, {"b_chat_id": chat_id, "b_user_id": actor.user_id, "b_seq": seq})
-    _index(tx, cipher, message_id=message_id, chat_id=chat_id, seq=seq, text=text)
+    # Search postings are not written here: the indexer follows the journal
+    # (zunft.search.index), so the acknowledged transaction holds only what must be durable.
     return _public(row, text, mention_ids, [attachment_view(cipher, f) for f in files])
 
 
@@ -408,8 +391,6 @@ def do_edit_message(tx: Tx, actor: Actor, message_id: str, *, text: str) -> dict
             edit_count=rev + 1,
         )
     )
-    tx.conn.execute(delete(s.search_tokens).where(s.search_tokens.c.message_id == message_id))
-    _index(tx, cipher, message_id=message_id, chat_id=row.chat_id, seq=row.seq, text=text)
     tx.append(
         actor.tenant_id,
         "message.edited",
@@ -433,7 +414,6 @@ def do_delete_message(tx: Tx, actor: Actor, message_id: str) -> dict[str, Any]:
         .where(s.messages.c.id == message_id)
         .values(deleted_at=tx.now_ms, deleted_by=actor.user_id)
     )
-    tx.conn.execute(delete(s.search_tokens).where(s.search_tokens.c.message_id == message_id))
     tx.append(
         actor.tenant_id,
         "message.deleted",

@@ -64,7 +64,6 @@ def destroy_keys(tx: Tx, tenant_id: str, key_ids: list[bytes], erased: Erased) -
         ).scalars()
     )
     for chunk in _chunks(message_ids):
-        tx.conn.execute(delete(s.search_tokens).where(s.search_tokens.c.message_id.in_(chunk)))
         tx.conn.execute(
             delete(s.message_revisions).where(s.message_revisions.c.message_id.in_(chunk))
         )
@@ -268,7 +267,6 @@ def do_migrate_legacy(
 
 def _erase_legacy_message(tx: Tx, row: Any, edits: list[int]) -> None:
     p = s.journal_payloads
-    tx.conn.execute(delete(s.search_tokens).where(s.search_tokens.c.message_id == row.id))
     tx.conn.execute(delete(s.message_revisions).where(s.message_revisions.c.message_id == row.id))
     tx.conn.execute(
         update(s.messages)

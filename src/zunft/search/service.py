@@ -1,10 +1,11 @@
-"""Searching the chats a user may see, through the keyed-hash index of word stems."""
+"""Searching the chats a user may see, through the keyed-hash index of word stems
+(zunft.search.index keeps it; call its `settle` first to include everything acknowledged)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from zunft.accounts.actor import Actor
 from zunft.chats.service import access_chat, get_visible_chat_ids
@@ -12,6 +13,7 @@ from zunft.db import schema as s
 from zunft.db.tx import Rx
 from zunft.errors import Invalid
 from zunft.messages.service import get_attachments, message_view
+from zunft.search.index import TOKEN, SearchIndex
 from zunft.search.tokens import stems
 
 MAX_TERMS = 8
@@ -19,6 +21,7 @@ MAX_TERMS = 8
 
 def get_search_results(
     rx: Rx,
+    index: SearchIndex,
     actor: Actor,
     query: str,
     *,
@@ -42,24 +45,24 @@ def get_search_results(
     if not chats:
         return {"results": [], "has_more": False}
     cipher = rx.cipher(actor.tenant_id)
-    tokens = [cipher.index_token("word", t) for t in terms]
-    t = s.search_tokens
-    query_ = select(t.c.seq).where(
-        t.c.tenant_id == actor.tenant_id, t.c.token.in_(tokens), t.c.chat_id.in_(chats)
-    )
-    if before is not None:
-        query_ = query_.where(t.c.seq < before)
-    if len(tokens) > 1:
-        query_ = query_.group_by(t.c.seq).having(func.count() == len(tokens))
-    seqs = list(rx.conn.execute(query_.order_by(t.c.seq.desc()).limit(limit + 1)).scalars())
+    tokens = [cipher.index_token("word", t, TOKEN) for t in terms]
+    seqs = index.find_seqs(actor.tenant_id, tokens, chats, before=before, limit=limit + 1)
     has_more = len(seqs) > limit
     seqs = seqs[:limit]
     if not seqs:
         return {"results": [], "has_more": False}
+    m = s.messages
     rows = rx.conn.execute(
-        select(s.messages)
-        .where(s.messages.c.tenant_id == actor.tenant_id, s.messages.c.seq.in_(seqs))
-        .order_by(s.messages.c.seq.desc())
+        select(m)
+        .where(
+            m.c.tenant_id == actor.tenant_id,
+            m.c.seq.in_(seqs),
+            # The indexer takes deleted and erased messages out right after their commit;
+            # until it has, they are left out here.
+            m.c.deleted_at.is_(None),
+            m.c.erased_at.is_(None),
+        )
+        .order_by(m.c.seq.desc())
     ).all()
     files = get_attachments(rx, cipher, [r.id for r in rows])
     return {

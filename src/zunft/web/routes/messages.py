@@ -96,6 +96,9 @@ def search(
     before: int | None = Query(default=None, ge=0, le=MAX_SEQ),
     limit: int = Query(default=30, ge=1, le=100),
 ) -> dict[str, Any]:
+    ctx.search.settle(actor.tenant_id)  # everything acknowledged before this search
     return ctx.read(
-        lambda rx: get_search_results(rx, actor, q, chat_id=chat_id, before=before, limit=limit)
+        lambda rx: get_search_results(
+            rx, ctx.search, actor, q, chat_id=chat_id, before=before, limit=limit
+        )
     )
