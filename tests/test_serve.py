@@ -111,6 +111,20 @@ def test_serve_shows_demo_logins_that_work(tmp_path: Path) -> None:
         status, chats, _ = request("GET", f"{base}/api/v1/chats", headers=bearer)
         assert status == 200
         assert "Allgemein" in {c["title"] for c in chats["chats"]}
+        # The server follows the journal with its search indexer: a message sent is found.
+        general = next(c["id"] for c in chats["chats"] if c["title"] == "Allgemein")
+        status, _body, _ = request(
+            "POST",
+            f"{base}/api/v1/chats/{general}/messages",
+            {"client_id": "serve-search-1", "text": "Dachrinnenheizung für die Baustelle Nord"},
+            headers=bearer,
+        )
+        assert status == 201
+        status, found, _ = request(
+            "GET", f"{base}/api/v1/search?q=Dachrinnenheizungen", headers=bearer
+        )
+        assert status == 200
+        assert [m["text"] for m in found["results"]] == ["Dachrinnenheizung für die Baustelle Nord"]
 
         # The browser flavour: HttpOnly session cookie, not Secure over plain http.
         status, body, headers = request("POST", f"{base}/api/v1/auth/login", login)
@@ -128,7 +142,12 @@ def test_serve_shows_demo_logins_that_work(tmp_path: Path) -> None:
         again = (tmp_path / "again.log").read_text(encoding="utf-8")
         assert "Created the demo business." not in again
         assert "demo-login.txt" in again
-        status, _body, _ = request(
+        status, body, _ = request(
             "POST", f"{base}/api/v1/auth/login", {**login, "session_kind": "bearer"}
         )
         assert status == 200
+        bearer = {"Authorization": f"Bearer {body['token']}"}
+        status, found, _ = request(
+            "GET", f"{base}/api/v1/search?q=Dachrinnenheizungen", headers=bearer
+        )
+        assert [m["text"] for m in found["results"]] == ["Dachrinnenheizung für die Baustelle Nord"]

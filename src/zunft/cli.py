@@ -75,7 +75,7 @@ def _has_tenant_keys(settings: Settings) -> bool:
         engine.dispose()
 
 
-def _open(settings: Settings, *, migrate: bool = True) -> AppContext:
+def _open(settings: Settings, *, migrate: bool = True, serve: bool = False) -> AppContext:
     """open_context, but never make a new KEK for a database whose data keys need the old one:
     with a fresh key nothing stored could be read, and new data would be locked to the wrong
     key. A lost key file has to be restored from its backup instead."""
@@ -88,7 +88,9 @@ def _open(settings: Settings, *, migrate: bool = True) -> AppContext:
             "encrypted data. Restore the key file from its backup (or set ZUNFT_KEK); "
             "without it the data cannot be read."
         )
-    return open_context(settings, migrate=migrate)
+    # Only the server searches: other commands leave the search index to it (it reads
+    # whatever they wrote back from the journal), instead of catching it up themselves.
+    return open_context(settings, migrate=migrate, follow_search=serve)
 
 
 class _Stopped(Exception):
@@ -118,7 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # without a traceback.
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        ctx = _open(settings)
+        ctx = _open(settings, serve=True)
         try:
             if settings.demo and not has_any_tenant(ctx):
                 login = create_demo(ctx)
@@ -313,7 +315,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"The key file {settings.data_path / 'kek'} is missing; restore it from its backup "
             "or set ZUNFT_KEK. Journal payloads cannot be checked without it."
         )
-    ctx = open_context(settings, migrate=False)
+    ctx = open_context(settings, migrate=False, follow_search=False)
     try:
         if not inspect(ctx.engine).has_table("journal"):
             raise CliError("The database has no zunft tables; nothing to verify.")

@@ -73,8 +73,10 @@ def open_context(
     clock: Clock | None = None,
     hasher: Hasher | None = None,
     migrate: bool = True,
+    follow_search: bool = True,
 ) -> AppContext:
-    """Open the database (migrating it), the keys and the writer thread."""
+    """Open the database (migrating it), the keys and the writer thread, and (unless
+    `follow_search` is False: commands that never search) the search indexer."""
     # The data directory holds the key file and the database: nobody else's business.
     settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     engine = make_engine(settings.effective_database_url)
@@ -110,8 +112,9 @@ def open_context(
     clock = clock or SystemClock()
     bus = make_bus(settings.bus_url, settings.bus_channel)
     search = SearchIndex(engine, keys, settings.effective_database_url)
-    bus.subscribe(search.on_commit)
-    search.start()
+    if follow_search:
+        bus.subscribe(search.on_commit)
+        search.start()
     writer = Writer(engine, keys, clock, max_batch=settings.group_commit_max, on_commit=bus.publish)
     writer.start()
     return AppContext(
