@@ -33,6 +33,7 @@ from zunft.config import Settings, load_settings
 from zunft.context import AppContext, open_context
 from zunft.db import schema as s
 from zunft.projects.service import do_create_project
+from zunft.search.index import Indexer
 from zunft.tenants.service import do_create_tenant
 
 PASSWORD = "Benchmark-Kennwort-2026"  # noqa: S105 (a throw-away business)
@@ -80,8 +81,9 @@ def bench_settings(server_url: str | None) -> Iterator[Settings]:
 
 
 @contextmanager
-def bench_context(settings: Settings) -> Iterator[AppContext]:
-    ctx = open_context(settings)
+def bench_context(settings: Settings, indexer: Indexer = "process") -> Iterator[AppContext]:
+    """By default the search indexer runs as under `zunft serve`: in a process of its own."""
+    ctx = open_context(settings, indexer=indexer)
     try:
         yield ctx
     finally:

@@ -80,6 +80,16 @@ def latency_stats(latencies_s: list[float]) -> dict[str, float]:
     }
 
 
+def child_cpu_s(ctx: AppContext) -> float:
+    """CPU seconds the search indexer process has used so far (0 when it is a thread)."""
+    pid = ctx.search.child_pid
+    if pid is None:
+        return 0.0
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
 def count_messages(ctx: AppContext) -> int:
     with ctx.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(s.messages)).scalar_one())
@@ -122,7 +132,7 @@ def direct_round(
 
 
 def run_direct(settings: Settings, args: argparse.Namespace, rng: random.Random) -> dict[str, Any]:
-    with bench_context(settings) as ctx:
+    with bench_context(settings, args.indexer) as ctx:
         db = database_info(ctx)
         biz = build_business(
             ctx, rng, projects=args.projects, workers=args.senders, chats_per_worker=1
@@ -136,9 +146,11 @@ def run_direct(settings: Settings, args: argparse.Namespace, rng: random.Random)
         before_count = count_messages(ctx)
         batches0, writes0 = ctx.writer.batches, ctx.writer.writes
         log(f"sending {per_sender * args.senders:,} messages")
-        cpu0 = time.process_time()
+        cpu0, child0 = time.process_time(), child_cpu_s(ctx)
         elapsed, latencies = direct_round(ctx, senders, texts)
         cpu = time.process_time() - cpu0
+        ctx.search.settle(senders[0][0].tenant_id, timeout=600)
+        child_cpu = child_cpu_s(ctx) - child0
         batches = ctx.writer.batches - batches0
         writes = ctx.writer.writes - writes0
         stored = count_messages(ctx) - before_count
@@ -153,9 +165,12 @@ def run_direct(settings: Settings, args: argparse.Namespace, rng: random.Random)
             **latency_stats(latencies),
             **db,
             "group_commit_max": settings.group_commit_max,
+            "indexer": args.indexer,
             # CPU of this process (writer and senders) per message: steadier than the rate
             # when other work shares the machine.
             "cpu_ms_per_message": round(cpu / sent * 1000, 3),
+            # and of the search indexer process, once it has indexed them all
+            "indexer_cpu_ms_per_message": round(child_cpu / sent * 1000, 3),
         }
 
 
@@ -286,6 +301,12 @@ def run_http(settings: Settings, args: argparse.Namespace, rng: random.Random) -
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mode", choices=("direct", "http"), default="direct")
+    parser.add_argument(
+        "--indexer",
+        choices=("process", "thread"),
+        default="process",
+        help="direct mode: where the search indexer runs (zunft serve: in a process)",
+    )
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--senders", type=int, default=50)
     parser.add_argument("--warmup", type=int, default=1_000, help="messages sent before timing")

@@ -90,7 +90,7 @@ def _open(settings: Settings, *, migrate: bool = True, serve: bool = False) -> A
         )
     # Only the server searches: other commands leave the search index to it (it reads
     # whatever they wrote back from the journal), instead of catching it up themselves.
-    return open_context(settings, migrate=migrate, follow_search=serve)
+    return open_context(settings, migrate=migrate, indexer="process" if serve else "off")
 
 
 class _Stopped(Exception):
@@ -315,7 +315,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"The key file {settings.data_path / 'kek'} is missing; restore it from its backup "
             "or set ZUNFT_KEK. Journal payloads cannot be checked without it."
         )
-    ctx = open_context(settings, migrate=False, follow_search=False)
+    ctx = open_context(settings, migrate=False, indexer="off")
     try:
         if not inspect(ctx.engine).has_table("journal"):
             raise CliError("The database has no zunft tables; nothing to verify.")

@@ -23,7 +23,7 @@ from zunft.db.migrate import upgrade
 from zunft.db.tx import Rx, Tx
 from zunft.db.writer import Writer
 from zunft.realtime.bus import Bus, make_bus
-from zunft.search.index import SearchIndex
+from zunft.search.index import Indexer, SearchIndex
 
 T = TypeVar("T")
 
@@ -67,22 +67,8 @@ class AppContext:
         self.engine.dispose()
 
 
-def open_context(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    hasher: Hasher | None = None,
-    migrate: bool = True,
-    follow_search: bool = True,
-) -> AppContext:
-    """Open the database (migrating it), the keys and the writer thread, and (unless
-    `follow_search` is False: commands that never search) the search indexer."""
-    # The data directory holds the key file and the database: nobody else's business.
-    settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)
-    engine = make_engine(settings.effective_database_url)
-    if migrate:
-        upgrade(engine)
-    finish_rotation(engine, settings.kek, settings.data_path)
+def open_keyring(settings: Settings, engine: Engine) -> Keyring:
+    """The KEK and the business keys it unwraps, read from `engine` on first use."""
     kek = load_kek(settings.kek, settings.data_path)
 
     def load_keys(tenant_id: str) -> list[tuple[int, bytes]]:
@@ -103,18 +89,38 @@ def open_context(
                 )
             ).scalar()
 
-    keys = Keyring(
+    return Keyring(
         kek,
         load_keys,
         load_content_key,
         reread=lambda: read_kek(settings.kek, settings.data_path),
     )
+
+
+def open_context(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    hasher: Hasher | None = None,
+    migrate: bool = True,
+    indexer: Indexer = "thread",
+) -> AppContext:
+    """Open the database (migrating it), the keys and the writer thread, and the search
+    indexer (zunft.search.index): on a thread of this process, in a process of its own
+    (`zunft serve`), or "off" for commands that never search and leave it to the server."""
+    # The data directory holds the key file and the database: nobody else's business.
+    settings.data_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    engine = make_engine(settings.effective_database_url)
+    if migrate:
+        upgrade(engine)
+    finish_rotation(engine, settings.kek, settings.data_path)
+    keys = open_keyring(settings, engine)
     clock = clock or SystemClock()
     bus = make_bus(settings.bus_url, settings.bus_channel)
     search = SearchIndex(engine, keys, settings.effective_database_url)
-    if follow_search:
+    if indexer != "off":
         bus.subscribe(search.on_commit)
-        search.start()
+        search.start(process=settings if indexer == "process" else None)
     writer = Writer(engine, keys, clock, max_batch=settings.group_commit_max, on_commit=bus.publish)
     writer.start()
     return AppContext(

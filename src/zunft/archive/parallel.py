@@ -44,7 +44,7 @@ def _verify_range(values: dict[str, Any], tenant_id: str, lo: int, hi: int) -> R
     """In a worker process: check entries lo..hi."""
     from zunft.context import open_context
 
-    ctx = open_context(load_settings({}, **values), migrate=False, follow_search=False)
+    ctx = open_context(load_settings({}, **values), migrate=False, indexer="off")
     try:
         with ctx.engine.connect() as conn:
             prev = GENESIS

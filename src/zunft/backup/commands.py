@@ -53,7 +53,7 @@ def _verify_restored(
     from zunft.archive.verify import verify_all
     from zunft.context import open_context
 
-    ctx = open_context(settings, migrate=False, follow_search=False)
+    ctx = open_context(settings, migrate=False, indexer="off")
     problems = []
     try:
         with ctx.engine.connect() as conn:
@@ -85,7 +85,7 @@ def _erase_what_is_due(settings: Any) -> dict[str, int]:
     from zunft.context import open_context
     from zunft.retention.erasure import run_erasure
 
-    ctx = open_context(settings, migrate=True, follow_search=False)
+    ctx = open_context(settings, migrate=True, indexer="off")
     try:
         return run_erasure(ctx)
     finally:
@@ -125,7 +125,7 @@ def cmd_rotate_key(args: argparse.Namespace) -> int:
     settings = load_settings()
     if not settings.kek and not (settings.data_path / "kek").exists():
         return _fail(f"there is no key file at {settings.data_path / 'kek'}; nothing to rotate")
-    ctx = open_context(settings, migrate=False, follow_search=False)
+    ctx = open_context(settings, migrate=False, indexer="off")
     try:
         rotation = rotate_kek(
             ctx, new_key_file=Path(args.new_key_file) if args.new_key_file else None

@@ -32,9 +32,9 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
@@ -46,7 +46,15 @@ from zunft.db.prepared import Prepared
 from zunft.journal.chain import Event
 from zunft.search.tokens import stems
 
+if TYPE_CHECKING:
+    from zunft.config import Settings
+
 log = logging.getLogger(__name__)
+
+# Where the indexer runs (zunft.context.open_context): a thread of this process, a process of
+# its own (zunft.search.process: `zunft serve`, so its work does not compete with the writer
+# for the interpreter), or nowhere (commands that never search).
+Indexer = Literal["thread", "process", "off"]
 
 TOKEN = 16  # bytes of a posting's keyed hash
 SENT, EDITED, DELETED = "message.sent", "message.edited", "message.deleted"
@@ -102,8 +110,16 @@ class _Doc:
 
 
 class SearchIndex:
-    def __init__(self, main: Engine, keys: Keyring, database_url: str) -> None:
+    def __init__(
+        self,
+        main: Engine,
+        keys: Keyring,
+        database_url: str,
+        *,
+        on_progress: Callable[[str, int], None] | None = None,
+    ) -> None:
         self._main = main
+        self._on_progress = on_progress  # the child process reports its progress with it
         self._keys = keys
         url = index_url(database_url)
         self._own_engine = url is not None
@@ -114,17 +130,27 @@ class SearchIndex:
         self._done: dict[str, int] = {}  # tenant -> journal seq the index has caught up with
         self._cond = threading.Condition()
         self.applied = 0  # journal entries turned into postings (benchmarks, tests)
+        self._child: Any = None  # zunft.search.process.Child, when it runs in a process
 
     # --- lifecycle -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, process: Settings | None = None) -> None:
+        """Follow on a thread, or (`process`: the settings it opens the database with) in a
+        child process that this one only rings (zunft.search.process)."""
         if self._thread is not None:
             return
         if self._own_engine:
             s.metadata.create_all(self.engine, tables=[_p, _d, _g])
-        self._thread = threading.Thread(target=self._run, name="zunft-indexer", daemon=True)
+        if process is None:
+            target = self._run
+        else:
+            from zunft.search.process import Child
+
+            self._child = Child(self, process)
+            target = self._child.relay
+        self._thread = threading.Thread(target=target, name="zunft-indexer", daemon=True)
         self._thread.start()
-        self._queue.put(("all",))  # rebuild or finish whatever the journal has beyond us
+        self.kick_all()  # rebuild or finish whatever the journal has beyond us
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -133,6 +159,27 @@ class SearchIndex:
             self._thread = None
         if self._own_engine:
             self.engine.dispose()
+
+    @property
+    def child_pid(self) -> int | None:
+        """The indexer process's id, when it runs in one."""
+        return None if self._child is None else self._child.pid
+
+    def kick(self, tenant_id: str) -> None:
+        """Catch this business up with its journal (whatever the indexer was handed)."""
+        self._queue.put(("tenant", tenant_id))
+
+    def kick_all(self) -> None:
+        self._queue.put(("all",))
+
+    def advance(self, tenant_id: str, seq: int) -> None:
+        """The index holds the business's journal up to `seq`: wake who waits for it."""
+        with self._cond:
+            if seq > self._done.get(tenant_id, -1):
+                self._done[tenant_id] = seq
+            self._cond.notify_all()
+        if self._on_progress is not None:
+            self._on_progress(tenant_id, seq)
 
     # --- what the rest of zunft calls ----------------------------------------------------
 
@@ -155,7 +202,7 @@ class SearchIndex:
                 return True
         if self._thread is None:
             return False
-        self._queue.put(("tenant", tenant_id))
+        self.kick(tenant_id)
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._done.get(tenant_id, -1) < head:
@@ -190,32 +237,49 @@ class SearchIndex:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            items = [item]
-            # Commits arriving within ROUND_S go into one round: fewer, larger transactions
-            # cost less per posting, and leave the writer more of the interpreter. A search
-            # waiting in `settle` (a tuple item) or a stop ends the wait at once.
-            deadline = time.monotonic() + ROUND_S
-            while isinstance(items[-1], list):
-                left = deadline - time.monotonic()
-                try:
-                    items.append(
-                        self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
-                    )
-                except queue.Empty:
-                    break
-            while True:  # and whatever else is queued
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = any(i is _STOP for i in items)
+            items, stop = self.gather()
             try:
-                self._round([i for i in items if i is not _STOP])
+                self._round(items)
             except Exception:  # the journal stays the truth: the next round catches up
                 log.exception("search indexer round failed")
             if stop:
                 return
+
+    def gather(self) -> tuple[list[Any], bool]:
+        """The next round's work (blocking until there is some), and whether to stop after it."""
+        item = self._queue.get()
+        items = [item]
+        # Commits arriving within ROUND_S go into one round: fewer, larger transactions
+        # cost less per posting, and leave the writer more of the interpreter. A search
+        # waiting in `settle` (a tuple item) or a stop ends the wait at once.
+        deadline = time.monotonic() + ROUND_S
+        while isinstance(items[-1], list):
+            left = deadline - time.monotonic()
+            try:
+                items.append(
+                    self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+        while True:  # and whatever else is queued
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return [i for i in items if i is not _STOP], any(i is _STOP for i in items)
+
+    @staticmethod
+    def tenants_of(items: list[Any]) -> set[str] | None:
+        """The businesses a round's items concern; None: all of them."""
+        out: set[str] = set()
+        for item in items:
+            if isinstance(item, list):
+                out.update(e.tenant_id for e in item)
+            elif item[0] == "tenant":
+                out.add(item[1])
+            else:
+                return None
+        return out
 
     def _round(self, items: list[Any]) -> None:
         events: dict[str, list[Event]] = defaultdict(list)
@@ -245,10 +309,7 @@ class SearchIndex:
                 finally:
                     if self._own_engine:
                         unmark_writer(conn)
-            with self._cond:
-                if done > self._done.get(tenant_id, -1):
-                    self._done[tenant_id] = done
-                self._cond.notify_all()
+            self.advance(tenant_id, done)
             if not more:
                 return
             events = []
