@@ -1,4 +1,5 @@
-"""The search index: a follower of the journal, written by a thread of its own.
+"""The search index: a follower of the journal, written by a thread of its own (under
+`zunft serve`: by a process of its own, zunft.search.process, which this class then rings).
 
 A send does not write its search postings: the single writer's transaction holds only what
 must be durable before the send is acknowledged (message, journal entry, chat state). After
@@ -48,6 +49,7 @@ from zunft.search.tokens import stems
 
 if TYPE_CHECKING:
     from zunft.config import Settings
+    from zunft.search.process import Child
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +132,7 @@ class SearchIndex:
         self._done: dict[str, int] = {}  # tenant -> journal seq the index has caught up with
         self._cond = threading.Condition()
         self.applied = 0  # journal entries turned into postings (benchmarks, tests)
-        self._child: Any = None  # zunft.search.process.Child, when it runs in a process
+        self._child: Child | None = None  # when it runs in a process
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -146,8 +148,8 @@ class SearchIndex:
         else:
             from zunft.search.process import Child
 
-            self._child = Child(self, process)
-            target = self._child.relay
+            child = self._child = Child(self, process)
+            target = child.relay
         self._thread = threading.Thread(target=target, name="zunft-indexer", daemon=True)
         self._thread.start()
         self.kick_all()  # rebuild or finish whatever the journal has beyond us
