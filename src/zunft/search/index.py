@@ -64,6 +64,9 @@ INDEXED = (SENT, EDITED, DELETED)
 ERASING = ("retention.erased", "gdpr.erasure_requested", "gdpr.erasure_completed")
 CATCH_UP_CHUNK = 2000  # journal entries read back per transaction
 SETTLE_TIMEOUT_S = 5.0
+# A search right after the server (or a new indexer process) started waits this much longer:
+# the indexer has to start and look at every business before it reports anything.
+STARTUP_S = 60.0
 ROUND_S = 0.05  # commits gathered into one indexer round (docs/performance.md)
 
 _p, _d, _g = s.search_postings, s.search_docs, s.search_progress
@@ -133,6 +136,8 @@ class SearchIndex:
         self._cond = threading.Condition()
         self.applied = 0  # journal entries turned into postings (benchmarks, tests)
         self._child: Child | None = None  # when it runs in a process
+        self._started = time.monotonic()
+        self._reported = False  # the (current) indexer has reported progress at least once
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -141,6 +146,7 @@ class SearchIndex:
         child process that this one only rings (zunft.search.process)."""
         if self._thread is not None:
             return
+        self.restarted()
         if self._own_engine:
             s.metadata.create_all(self.engine, tables=[_p, _d, _g])
         if process is None:
@@ -174,9 +180,15 @@ class SearchIndex:
     def kick_all(self) -> None:
         self._queue.put(("all",))
 
+    def restarted(self) -> None:
+        """A new indexer starts: searches give it STARTUP_S to report first."""
+        with self._cond:
+            self._started, self._reported = time.monotonic(), False
+
     def advance(self, tenant_id: str, seq: int) -> None:
         """The index holds the business's journal up to `seq`: wake who waits for it."""
         with self._cond:
+            self._reported = True
             if seq > self._done.get(tenant_id, -1):
                 self._done[tenant_id] = seq
             self._cond.notify_all()
@@ -208,7 +220,8 @@ class SearchIndex:
         deadline = time.monotonic() + timeout
         with self._cond:
             while self._done.get(tenant_id, -1) < head:
-                left = deadline - time.monotonic()
+                limit = deadline if self._reported else max(deadline, self._started + STARTUP_S)
+                left = limit - time.monotonic()
                 if left <= 0:
                     log.warning("search index of %s is behind (%s)", tenant_id, head)
                     return False

@@ -105,6 +105,7 @@ class Child:
             )
             proc.join(timeout=1)
             self._to_child.close()
+            self._index.restarted()
             self._spawn()
         self._send(ALL)
 
