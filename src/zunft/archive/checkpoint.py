@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from zunft.archive.verify import verify_tenant
+from zunft.archive.verify import VerifyResult, verify_tenant
 from zunft.crypto.envelope import Keyring
 from zunft.crypto.signing import check_signature, key_id, public_bytes, sign
 from zunft.db import schema as s
@@ -146,7 +146,14 @@ def check_against_journal(conn: Connection, keys: Keyring, cp: Checkpoint) -> Ch
     ).scalar_one_or_none()
     if tenant is None:
         return CheckpointCheck(cp, 0, f"the business {cp.slug!r} is not in this database")
-    result = verify_tenant(conn, keys, cp.tenant_id, tenant)
+    return compare_with_checkpoint(conn, cp, verify_tenant(conn, keys, cp.tenant_id, tenant))
+
+
+def compare_with_checkpoint(
+    conn: Connection, cp: Checkpoint, result: VerifyResult
+) -> CheckpointCheck:
+    """The second half of `check_against_journal`, for a caller that verified the business's
+    chain already (`result`): count and the hash at the checkpoint's position."""
     if not result.ok:
         return CheckpointCheck(cp, result.count, f"entry {result.bad_seq}: {result.problem}")
     if result.count < cp.count:

@@ -47,7 +47,7 @@ def _verify_restored(
     journal that does not hold what the backup's signed checkpoint says."""
     from zunft.archive.checkpoint import (
         CheckpointError,
-        check_against_journal,
+        compare_with_checkpoint,
         verify_checkpoint,
     )
     from zunft.archive.verify import verify_all
@@ -60,10 +60,15 @@ def _verify_restored(
             results = {r.tenant_id: r for r in verify_all(conn, ctx.keys)}
             for slug, data in sorted((checkpoints or {}).items()):
                 try:
-                    check = check_against_journal(conn, ctx.keys, verify_checkpoint(data))
+                    cp = verify_checkpoint(data)
                 except CheckpointError as exc:
                     problems.append(f"{slug}: the backup's checkpoint is not valid: {exc}")
                     continue
+                if cp.tenant_id not in results:
+                    problems.append(f"{slug}: the business of the backup's checkpoint is missing")
+                    continue
+                # Each chain is verified once (above), then held against the checkpoint.
+                check = compare_with_checkpoint(conn, cp, results[cp.tenant_id])
                 if not check.ok:
                     problems.append(f"{slug}: {check.problem}")
     finally:
