@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import threading
 from concurrent.futures import Future
@@ -149,3 +150,60 @@ def test_an_unreachable_database_fails_writes_instead_of_hanging(ctx: AppContext
     finally:
         writer.stop()
         engine.dispose()
+
+
+def test_callers_on_an_event_loop_are_answered_with_one_wake_up_per_batch(
+    ctx: AppContext, biz: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    chat = general_chat(ctx, biz)
+    worker = biz.actor("worker")
+    wake_ups: list[int] = []
+
+    async def scenario() -> tuple[list[Any], BaseException | None]:
+        loop = asyncio.get_running_loop()
+        plain = loop.call_soon_threadsafe
+
+        def counted(callback: Any, *args: Any) -> Any:
+            wake_ups.append(len(args[0]) if args and isinstance(args[0], list) else 0)
+            return plain(callback, *args)
+
+        monkeypatch.setattr(loop, "call_soon_threadsafe", counted)
+        release, blocker = await asyncio.to_thread(_hold_writer, ctx)
+        futures = [
+            ctx.writer.asubmit(lambda tx, i=i: do_send_message(tx, worker, chat, text=f"A{i}"))
+            for i in range(10)
+        ]
+        refused = ctx.writer.asubmit(
+            lambda tx: do_send_message(tx, worker, "no-such-chat", text="x")
+        )
+        release.set()
+        await asyncio.wrap_future(blocker)
+        results = await asyncio.gather(*futures)
+        try:
+            await refused
+        except Exception as exc:  # the refused one fails alone, with its own error
+            return results, exc
+        return results, None
+
+    wake_ups_before = len(wake_ups)
+    results, error = asyncio.run(scenario())
+    assert [r["text"] for r in results] == [f"A{i}" for i in range(10)]
+    assert [r["seq"] for r in results] == sorted(r["seq"] for r in results)
+    assert type(error).__name__ == "NotFound"
+    # The eleven answers of the one batch came with one call into the loop (the held write
+    # was answered through its concurrent Future, which wrap_future adds a call for).
+    batched = [n for n in wake_ups[wake_ups_before:] if n]
+    assert batched == [11], wake_ups
+
+
+def test_an_event_loop_caller_hears_of_a_stopped_writer(ctx: AppContext) -> None:
+    ctx.writer.stop()
+    try:
+
+        async def submit() -> None:
+            ctx.writer.asubmit(lambda tx: None)
+
+        with pytest.raises(RuntimeError, match="not running"):
+            asyncio.run(submit())
+    finally:
+        ctx.writer.start()

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+from typing import Any
 
 import pytest
 
-from zunft.journal.chain import GENESIS, canonical, entry_hash, payload_hash
+from zunft.journal.chain import (
+    GENESIS,
+    canonical,
+    canonical_reference,
+    entry_hash,
+    payload_hash,
+)
 
 
 def test_canonical_is_sorted_compact_utf8() -> None:
@@ -15,6 +23,45 @@ def test_canonical_is_sorted_compact_utf8() -> None:
         canonical({"b": 1, "a": "Müller", "c": [True, None]})
         == '{"a":"Müller","b":1,"c":[true,null]}'.encode()
     )
+
+
+# Characters a payload can carry: every control character, quotes and backslashes, German
+# letters, the line and paragraph separators, a byte-order mark, emoji and the last code point.
+_ALPHABET = [chr(i) for i in range(0x80)] + list("äöüÄÖÜß€\u2028\u2029\ufeff😀\U0010ffff\u00a0")
+
+
+def _text(rng: random.Random) -> str:
+    return "".join(rng.choice(_ALPHABET) for _ in range(rng.randrange(0, 12)))
+
+
+def _value(rng: random.Random, depth: int = 0) -> Any:
+    pick = rng.randrange(9 if depth < 4 else 6)
+    if pick == 0:
+        return None
+    if pick == 1:
+        return rng.random() < 0.5
+    if pick == 2:
+        return rng.choice(
+            [0, -1, 1, 2**31, -(2**63), 2**63 - 1, 2**64 - 1, rng.randrange(-999, 999)]
+        )
+    if pick in (3, 4, 5):
+        return _text(rng)
+    if pick in (6, 7):
+        return {_text(rng): _value(rng, depth + 1) for _ in range(rng.randrange(0, 6))}
+    return [_value(rng, depth + 1) for _ in range(rng.randrange(0, 6))]
+
+
+def test_the_fast_encoding_writes_the_bytes_of_the_definition() -> None:
+    rng = random.Random(20261129)
+    for _ in range(5_000):
+        payload = {_text(rng): _value(rng) for _ in range(rng.randrange(1, 8))}
+        assert canonical(payload) == canonical_reference(payload), payload
+
+
+def test_what_the_fast_encoding_refuses_is_encoded_by_the_definition() -> None:
+    for payload in ({"big": 2**64}, {"big": -(2**63) - 1}, {1: "key not a string"}, ("a", 1)):
+        assert canonical(payload) == canonical_reference(payload)
+    assert canonical({1: "x"}) == b'{"1":"x"}'
 
 
 def test_floats_have_no_canonical_form() -> None:

@@ -3,17 +3,21 @@ sends over the socket, heartbeats and bad frames."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from websockets.sync.client import connect
 
 from tests.factories import Business, general_chat
-from tests.realtime.live import Device, Live, refused_status
+from tests.realtime.live import WAIT, Device, Live, refused_status
 from zunft.accounts.sessions import do_revoke_session
 from zunft.accounts.users import do_change_user
 from zunft.chats.service import do_change_membership, do_create_channel
 from zunft.config import Settings
 from zunft.context import open_context
 from zunft.messages.service import do_send_message, get_history
+from zunft.web.routes import stream as stream_route
 
 
 def test_a_message_reaches_every_member_once(live: Live, biz: Business) -> None:
@@ -372,3 +376,39 @@ def test_a_device_that_asks_for_batches_gets_a_burst_in_few_frames(
         live.settle()
         assert dev.quiet() == []
         assert dev.position == burst[-1]["seq"]
+
+
+def test_a_device_with_too_many_writes_in_flight_is_read_no_further(
+    live: Live, biz: Business, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At MAX_INFLIGHT unanswered writes the server reads no more of that device's frames
+    (TCP holds the phone back) until some are answered; nothing is lost or reordered."""
+    monkeypatch.setattr(stream_route, "MAX_INFLIGHT", 3)
+    chat = general_chat(live.ctx, biz)
+    worker = biz.actor("worker")
+    gate = threading.Event()
+    with live.device(live.token(worker)) as dev:
+        blocker = live.ctx.writer.submit(lambda tx: gate.wait(WAIT))  # the writer is busy
+        try:
+            for n in range(5):
+                dev.send(
+                    {"type": "send", "chat_id": chat, "client_id": f"halt-{n:04d}", "text": f"#{n}"}
+                )
+            dev.send({"type": "ping"})
+            deadline = time.monotonic() + WAIT
+            while live.ctx.writer.queued < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)  # polling for a state, not timing anything
+            assert live.ctx.writer.queued == 3  # three taken; the fourth frame not read
+        finally:
+            gate.set()
+        blocker.result(WAIT)
+        frames = []
+        while len([f for f in frames if f["type"] == "ack"]) < 5:
+            frames.append(dev.next("ack", "pong"))
+    kinds = [f["type"] for f in frames]
+    # Read only after the first three were answered: without the hold it came at once.
+    assert kinds.index("pong") > 2, kinds
+    acks = [f["client_id"] for f in frames if f["type"] == "ack"]
+    assert acks == [f"halt-{n:04d}" for n in range(5)]
+    history = live.ctx.read(lambda rx: get_history(rx, worker, chat))
+    assert [m["text"] for m in history["messages"]][-5:] == [f"#{n}" for n in range(5)]

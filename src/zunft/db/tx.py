@@ -21,7 +21,7 @@ from zunft.journal.chain import GENESIS, Event, canonical, entry_hash
 
 # Built once: constructing a statement costs more Python time than running it (and its
 # cache key is memoised on the object), and `append` runs for every write.
-_SELECT_HEAD = (
+_SELECT_HEAD = Prepared(
     select(s.journal_heads.c.seq, s.journal_heads.c.head_hash)
     .where(s.journal_heads.c.tenant_id == bindparam("tenant_id"))
     .with_for_update()
@@ -115,7 +115,7 @@ class Tx(Rx):
 
     def _load_head(self, tenant_id: str) -> Head:
         """Read (and on PostgreSQL lock) the tenant's journal head, once per batch."""
-        row = self.conn.execute(_SELECT_HEAD, {"tenant_id": tenant_id}).first()
-        head = Head(row.seq, row.head_hash, True) if row else Head(0, GENESIS, False)
+        row = _SELECT_HEAD.first(self.conn, {"tenant_id": tenant_id})
+        head = Head(row[0], bytes(row[1]), True) if row else Head(0, GENESIS, False)
         self.heads[tenant_id] = head
         return head

@@ -17,12 +17,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, insert, update
+from sqlalchemy import Engine, bindparam, insert, update
 
 from zunft.clock import Clock
 from zunft.crypto.envelope import Keyring
 from zunft.db import schema as s
 from zunft.db.engine import mark_writer, unmark_writer
+from zunft.db.prepared import Prepared
 from zunft.db.tx import Head, Tx
 from zunft.journal.chain import Event
 
@@ -33,6 +34,12 @@ _STOP = object()
 _SAVEPOINT = "SAVEPOINT zunft_write"
 _ROLLBACK_TO = "ROLLBACK TO SAVEPOINT zunft_write"
 _RELEASE = "RELEASE SAVEPOINT zunft_write"
+_UPDATE_HEAD = Prepared(
+    update(s.journal_heads)
+    .where(s.journal_heads.c.tenant_id == bindparam("b_tenant_id"))
+    .values(seq=bindparam("b_seq"), head_hash=bindparam("b_hash"))
+)
+_INSERT_HEAD = Prepared(insert(s.journal_heads))
 
 
 def _snapshot(heads: dict[str, Head]) -> dict[str, tuple[int, bytes, bool, bool]]:
@@ -53,10 +60,60 @@ def _close_nested(conn: Any) -> None:
         conn.get_nested_transaction().rollback()
 
 
-def _fail(batch: list[Any], exc: BaseException) -> None:
-    for _fn, fut in batch:
-        if not fut.done():
-            fut.set_exception(exc)
+class _LoopReply:
+    """The answer to a caller on an event loop (`Writer.asubmit`): an asyncio future, set on
+    its loop. All such answers of a batch reach a loop with one wake-up (`_answer`), instead
+    of one thread-safe call per write as `asyncio.wrap_future` makes."""
+
+    __slots__ = ("future", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any]) -> None:
+        self.loop = loop
+        self.future = future
+
+
+Reply = Future[Any] | _LoopReply
+
+
+def _start(reply: Reply) -> bool:
+    """False for a caller that has given up (a cancelled Future): its write is not run."""
+    return True if isinstance(reply, _LoopReply) else reply.set_running_or_notify_cancel()
+
+
+def _settle(answers: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    """On the event loop: set the futures of one batch (a caller gone meanwhile is skipped)."""
+    for future, ok, value in answers:
+        if not future.done():
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+
+def _answer(outcomes: list[tuple[Reply, bool, Any]]) -> None:
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+    for reply, ok, value in outcomes:
+        if isinstance(reply, _LoopReply):
+            by_loop.setdefault(reply.loop, []).append((reply.future, ok, value))
+        elif ok:
+            reply.set_result(value)
+        else:
+            reply.set_exception(value)
+    for loop, answers in by_loop.items():
+        try:
+            loop.call_soon_threadsafe(_settle, answers)
+        except RuntimeError:  # the loop has closed: nobody is waiting there any more
+            log.debug("%d answers for a closed event loop dropped", len(answers))
+
+
+def _fail(batch: list[tuple[Any, Reply]], exc: BaseException) -> None:
+    _answer(
+        [
+            (reply, False, exc)
+            for _fn, reply in batch
+            if isinstance(reply, _LoopReply) or not reply.done()
+        ]
+    )
 
 
 def _discard(conn: Any) -> None:
@@ -103,22 +160,38 @@ class Writer:
             self._thread = None
 
     def submit(self, fn: Callable[[Tx], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        self._enqueue(fn, fut)
+        return fut
+
+    def asubmit(self, fn: Callable[[Tx], T]) -> asyncio.Future[T]:
+        """Like `submit`, for a caller on the running event loop: the future is set on that
+        loop, together with the others of its batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._enqueue(fn, _LoopReply(loop, future))
+        return future
+
+    def _enqueue(self, fn: Callable[[Tx], Any], reply: Reply) -> None:
         if threading.current_thread() is self._thread:
             # Waiting for our own queue from inside a write would wait forever.
             raise RuntimeError("a write cannot submit another write; call the domain function")
-        fut: Future[T] = Future()
         with self._lock:  # never enqueue behind a writer that has stopped draining
             if self._thread is None or self._closed:
                 raise RuntimeError("writer is not running")
-            self._queue.put((fn, fut))
-        return fut
+            self._queue.put((fn, reply))
+
+    @property
+    def queued(self) -> int:
+        """Writes submitted and not yet taken into a batch."""
+        return self._queue.qsize()
 
     def write(self, fn: Callable[[Tx], T]) -> T:
         """Run fn in the writer's transaction and return its result once it is durable."""
         return self.submit(fn).result()
 
     async def awrite(self, fn: Callable[[Tx], T]) -> T:
-        return await asyncio.wrap_future(self.submit(fn))
+        return await self.asubmit(fn)
 
     def _run(self) -> None:
         conn: Any = None
@@ -170,12 +243,10 @@ class Writer:
                     leftover.append(nxt)
             _fail(leftover, RuntimeError("the writer has stopped"))
 
-    def _commit_batch(
-        self, conn: Any, batch: list[tuple[Callable[[Tx], Any], Future[Any]]]
-    ) -> bool:
+    def _commit_batch(self, conn: Any, batch: list[tuple[Callable[[Tx], Any], Reply]]) -> bool:
         """Run and commit one batch; False when the transaction as a whole failed."""
         heads: dict[str, Head] = {}
-        outcomes: list[tuple[Future[Any], bool, Any]] = []
+        outcomes: list[tuple[Reply, bool, Any]] = []
         events: list[Event] = []
         try:
             mark_writer(conn)  # each batch: a connection invalidated meanwhile is a new one
@@ -184,7 +255,7 @@ class Writer:
                 # ~0.2 ms a write in Python (more than the SQL itself), raw ones ~2 us.
                 cursor = conn.connection.cursor()
                 for fn, fut in batch:
-                    if not fut.set_running_or_notify_cancel():
+                    if not _start(fut):
                         continue
                     snapshot = _snapshot(heads)
                     tx = Tx(conn, self._keys, int(self._clock.now().timestamp() * 1000), heads)
@@ -209,11 +280,7 @@ class Writer:
             return False
         self.batches += 1
         self.writes += len(outcomes)
-        for fut, ok, value in outcomes:
-            if ok:
-                fut.set_result(value)
-            else:
-                fut.set_exception(value)
+        _answer(outcomes)
         if events and self._on_commit is not None:
             try:
                 self._on_commit(events)
@@ -227,13 +294,10 @@ class Writer:
             if not head.dirty:
                 continue
             if head.exists:
-                conn.execute(
-                    update(s.journal_heads)
-                    .where(s.journal_heads.c.tenant_id == tenant_id)
-                    .values(seq=head.seq, head_hash=head.hash)
+                _UPDATE_HEAD.run(
+                    conn, {"b_tenant_id": tenant_id, "b_seq": head.seq, "b_hash": head.hash}
                 )
             else:
-                conn.execute(
-                    insert(s.journal_heads),
-                    {"tenant_id": tenant_id, "seq": head.seq, "head_hash": head.hash},
+                _INSERT_HEAD.run(
+                    conn, {"tenant_id": tenant_id, "seq": head.seq, "head_hash": head.hash}
                 )

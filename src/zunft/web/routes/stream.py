@@ -36,7 +36,7 @@ STREAM_PATH = "/api/v1/stream"
 log = logging.getLogger(__name__)
 
 MAX_SEQ = 2**63 - 1
-MAX_INFLIGHT = 256  # sends of one connection waiting for the writer at once
+MAX_INFLIGHT = 256  # writes of one connection waiting for the writer at once
 TYPING_EVERY_MS = 2_000
 CLOSE_TOO_BIG = 1009
 
@@ -149,7 +149,11 @@ class Stream:
         self._receive_raw = receive
         self._send_raw = send
         self.max_frame = ctx.settings.stream_max_frame_bytes
-        self.inflight: asyncio.Semaphore | None = None  # made on the first send
+        # Writes of this connection submitted and not yet answered; at MAX_INFLIGHT the
+        # connection reads no more frames until `room` is set again (TCP holds the client).
+        self.pending = 0
+        self.room = asyncio.Event()
+        self.room.set()
         self.acks: set[asyncio.Task[Any]] = set()
         self.conn = Conn(
             actor,
@@ -226,6 +230,8 @@ class Stream:
     async def _receive(self) -> None:
         conn = self.conn
         while conn.closing is None:
+            if not self.room.is_set():
+                await self.room.wait()
             message = await self._receive_raw()
             if message["type"] == "websocket.disconnect":
                 return
@@ -318,31 +324,30 @@ class Stream:
 
     def _submit(self, job: Any, ack: Any, client_id: str | None) -> None:
         try:
-            fut = self.ctx.writer.submit(job)
+            future = self.ctx.writer.asubmit(job)
         except RuntimeError:
             self._error("unavailable", "The server is shutting down; retry.", client_id=client_id)
             return
+        self.pending += 1
+        if self.pending >= MAX_INFLIGHT:
+            self.room.clear()  # _receive reads no further frame until some are answered
 
-        if self.inflight is None:
-            self.inflight = asyncio.Semaphore(MAX_INFLIGHT)
-        inflight = self.inflight
+        def answered(done: asyncio.Future[Any]) -> None:
+            self.pending -= 1
+            if self.pending < MAX_INFLIGHT:
+                self.room.set()
+            if done.cancelled():
+                return
+            exc = done.exception()
+            if isinstance(exc, ZunftError):
+                self._error(exc.code, exc.message, client_id=client_id)
+            elif exc is not None:
+                log.error("stream: a write failed", exc_info=exc)
+                self._error("internal_error", "The write failed; retry.", client_id=client_id)
+            else:
+                self.conn.push(encode(ack(done.result())))
 
-        async def answer() -> None:
-            async with inflight:
-                try:
-                    result = await asyncio.wrap_future(fut)
-                except ZunftError as exc:
-                    self._error(exc.code, exc.message, client_id=client_id)
-                    return
-                except Exception:
-                    log.exception("stream: a write failed")
-                    self._error("internal_error", "The write failed; retry.", client_id=client_id)
-                    return
-                self.conn.push(encode(ack(result)))
-
-        task = asyncio.create_task(answer())
-        self.acks.add(task)
-        task.add_done_callback(self.acks.discard)
+        future.add_done_callback(answered)
 
     def _typing(self, frame: dict[str, Any]) -> None:
         conn = self.conn
