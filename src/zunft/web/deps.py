@@ -79,7 +79,9 @@ CUSTOMER_CONSENT_ROUTES = frozenset(
 )
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    """async: FastAPI runs a plain function dependency on a worker thread, a hop per request
+    for reading an attribute."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -191,8 +193,30 @@ def write_once(
     if client_id is None:
         response.status_code = status
         return ctx.write(work)
+    return _answered(response, ctx.write(once_job(actor, client_id, request, work, status=status)))
 
-    code, body, replayed = ctx.write(once_job(actor, client_id, request, work, status=status))
+
+async def awrite_once(
+    ctx: AppContext,
+    actor: Actor,
+    response: Response,
+    client_id: str | None,
+    request: dict[str, Any],
+    work: Callable[[Tx], dict[str, Any]],
+    *,
+    status: int = 201,
+) -> dict[str, Any]:
+    """`write_once` for an async route: the request waits for the group commit without
+    holding a worker thread."""
+    if client_id is None:
+        response.status_code = status
+        return await ctx.writer.awrite(work)
+    job = once_job(actor, client_id, request, work, status=status)
+    return _answered(response, await ctx.writer.awrite(job))
+
+
+def _answered(response: Response, outcome: tuple[int, dict[str, Any], bool]) -> dict[str, Any]:
+    code, body, replayed = outcome
     response.status_code = code
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"

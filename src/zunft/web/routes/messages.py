@@ -17,7 +17,7 @@ from zunft.messages.service import (
     get_revisions,
 )
 from zunft.search.service import get_search_results
-from zunft.web.deps import Ctx, CurrentActor, write_once
+from zunft.web.deps import Ctx, CurrentActor, awrite_once
 from zunft.web.models import MessageEditIn, MessageIn
 
 router = APIRouter(tags=["messages"])
@@ -44,11 +44,13 @@ def history(
 @router.post(
     "/chats/{chat_id}/messages", status_code=201, summary="Send a message (idempotent by client_id)"
 )
-def send(
+async def send(
     chat_id: str, body: MessageIn, actor: CurrentActor, response: Response, ctx: Ctx
 ) -> dict[str, Any]:
+    # async: the busiest route waits for its group commit on the event loop, not on one of
+    # the worker threads (docs/performance.md, "HTTP").
     request, work = send_request(actor, chat_id, body)
-    return write_once(ctx, actor, response, body.client_id, request, work)
+    return await awrite_once(ctx, actor, response, body.client_id, request, work)
 
 
 def send_request(
