@@ -151,9 +151,9 @@ class Stream:
         self.max_frame = ctx.settings.stream_max_frame_bytes
         # Writes of this connection submitted and not yet answered; at MAX_INFLIGHT the
         # connection reads no more frames until `room` is set again (TCP holds the client).
+        # (made on first need: an idle connection costs no Event, docs/performance.md, W2).
         self.pending = 0
-        self.room = asyncio.Event()
-        self.room.set()
+        self.room: asyncio.Event | None = None
         self.acks: set[asyncio.Task[Any]] = set()
         self.conn = Conn(
             actor,
@@ -230,8 +230,9 @@ class Stream:
     async def _receive(self) -> None:
         conn = self.conn
         while conn.closing is None:
-            if not self.room.is_set():
-                await self.room.wait()
+            room = self.room
+            if room is not None and not room.is_set():
+                await room.wait()
             message = await self._receive_raw()
             if message["type"] == "websocket.disconnect":
                 return
@@ -330,11 +331,13 @@ class Stream:
             return
         self.pending += 1
         if self.pending >= MAX_INFLIGHT:
+            if self.room is None:
+                self.room = asyncio.Event()
             self.room.clear()  # _receive reads no further frame until some are answered
 
         def answered(done: asyncio.Future[Any]) -> None:
             self.pending -= 1
-            if self.pending < MAX_INFLIGHT:
+            if self.room is not None and self.pending < MAX_INFLIGHT:
                 self.room.set()
             if done.cancelled():
                 return
