@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 from websockets.sync.client import connect
@@ -386,9 +387,15 @@ def test_a_device_with_too_many_writes_in_flight_is_read_no_further(
     monkeypatch.setattr(stream_route, "MAX_INFLIGHT", 3)
     chat = general_chat(live.ctx, biz)
     worker = biz.actor("worker")
-    gate = threading.Event()
+    started, gate = threading.Event(), threading.Event()
+
+    def hold(_tx: object) -> None:
+        started.set()
+        gate.wait(WAIT)
+
     with live.device(live.token(worker)) as dev:
-        blocker = live.ctx.writer.submit(lambda tx: gate.wait(WAIT))  # the writer is busy
+        blocker = live.ctx.writer.submit(hold)  # the writer is busy, in a batch of its own
+        assert started.wait(WAIT)
         try:
             for n in range(5):
                 dev.send(
@@ -402,7 +409,7 @@ def test_a_device_with_too_many_writes_in_flight_is_read_no_further(
         finally:
             gate.set()
         blocker.result(WAIT)
-        frames = []
+        frames: list[dict[str, Any]] = []
         while len([f for f in frames if f["type"] == "ack"]) < 5:
             frames.append(dev.next("ack", "pong"))
     kinds = [f["type"] for f in frames]
