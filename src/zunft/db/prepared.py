@@ -11,41 +11,51 @@ integers, bytes, booleans); everything else goes through `conn.execute`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
+Params = Callable[[Mapping[str, Any]], Any]
+
+
+def _named(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    return params
+
+
+def _positional(order: tuple[str, ...]) -> Params:
+    """The driver's parameter tuple from a dict, by one C call (this runs for every statement
+    of the send path: 0.16 instead of 0.57 us for 17 columns; py-spy had put 10 % of the
+    writer's samples in W1 on the generator expression this replaces)."""
+    if len(order) == 1:
+        (only,) = order
+        return lambda params: (params[only],)
+    return itemgetter(*order)
+
 
 class Prepared:
     def __init__(self, stmt: ClauseElement) -> None:
         self._stmt = stmt
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[str, tuple[str, Params]] = {}
 
-    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+    def _sql(self, conn: Connection) -> tuple[str, Params]:
         name = conn.dialect.name
         found = self._compiled.get(name)
         if found is None:
             compiled = self._stmt.compile(dialect=conn.dialect)
             assert isinstance(compiled, SQLCompiler)
-            positional = (
-                tuple(compiled.positiontup)
-                if compiled.positional and compiled.positiontup
-                else None
-            )
-            found = (str(compiled), positional)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else ()
+            found = (str(compiled), _positional(order) if order else _named)
             self._compiled[name] = found
         return found
 
-    def _params(self, order: tuple[str, ...] | None, params: Mapping[str, Any]) -> Any:
-        return tuple(params[k] for k in order) if order is not None else params
-
     def _cursor(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        sql, order = self._sql(conn)
+        sql, make = self._sql(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(sql, self._params(order, params))
+        cursor.execute(sql, make(params))
         return cursor
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
@@ -64,7 +74,7 @@ class Prepared:
     def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        sql, order = self._sql(conn)
+        sql, make = self._sql(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        cursor.executemany(sql, [self._params(order, r) for r in rows])
+        cursor.executemany(sql, [make(r) for r in rows])
         cursor.close()
