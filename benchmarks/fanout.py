@@ -2,7 +2,8 @@
 
 W1 (default): one chat with K members (--members, default 20), every member connected by
 WebSocket; S of them (--senders) send M messages in total (--messages) over their sockets,
-C in flight at a time (--inflight, shared evenly by the senders). Reported: accepted
+C in flight at a time (--inflight, shared evenly by the senders), after a warm-up of
+--warmup messages per sender that is not measured. Reported: accepted
 messages/s (acks), delivered messages/s (until every member has every message), end-to-end
 latency from send to receipt at each member (p50, p95, p99, max), messages lost or
 duplicated, and the server's peak RSS and CPU seconds.
