@@ -15,10 +15,11 @@ from tests.blobs.helpers import stored_keys, uploaded
 from tests.factories import Business, login
 from tests.test_cli import base_env, zunft
 from tests.web.helpers import general_chat_id
-from zunft.blobs.sweep import sweep_orphans
+from zunft.blobs.sweep import SWEPT_FILE, sweep_orphans
 from zunft.clock import FakeClock
 from zunft.context import AppContext
 from zunft.db import schema as s
+from zunft.due import run_due
 from zunft.ids import id_time_ms, new_id
 
 
@@ -108,3 +109,40 @@ def test_the_command(tmp_path: Path) -> None:
     done = zunft(env, "admin", "sweep-files", "--dry-run")
     assert done.returncode == 0, done.stderr
     assert "0 orphaned" in done.stdout
+
+
+def test_the_due_work_sweeps_once_a_week(
+    ctx: AppContext, client: TestClient, biz: Business, clock: FakeClock
+) -> None:
+    chat = general_chat_id(login(client, biz, "worker"))
+
+    def orphan(name: str) -> str:
+        worker = login(client, biz, "worker")  # (the clock moves: a fresh session each time)
+        made = uploaded(worker, chat, samples.photo(), name=name)["id"]
+        ctx.write(lambda tx: tx.conn.execute(delete(s.blobs).where(s.blobs.c.id == made)))
+        return str(made)
+
+    first = orphan("erst.jpg")
+    swept_file = ctx.settings.data_path / SWEPT_FILE
+    _two_days_on(clock)  # the orphan is old enough to judge
+
+    assert run_due(ctx)["swept"] == 1  # the first round sweeps
+    assert not any(first in k for k in stored_keys(ctx))
+    assert int(swept_file.read_text()) == ctx.now_ms()
+
+    second = orphan("zweit.jpg")  # (ids carry the real time: two days old on this clock)
+    assert run_due(ctx)["swept"] is None  # the next rounds wait for their week
+    clock.advance(seconds=6 * 86_400)
+    assert run_due(ctx)["swept"] is None  # six days: not yet
+    assert any(second in k for k in stored_keys(ctx))
+    clock.advance(seconds=86_400)
+    assert run_due(ctx)["swept"] == 1  # a week on: the orphan goes
+    assert not any(second in k for k in stored_keys(ctx))
+    assert run_due(ctx)["swept"] is None
+
+    # The time of the last sweep is kept in the data directory, not in the process: a
+    # restarted server does not sweep again before the week is up, and a damaged file only
+    # means one sweep more.
+    swept_file.write_text("kaputt")
+    assert run_due(ctx)["swept"] == 0
+    assert run_due(ctx)["swept"] is None

@@ -9,10 +9,16 @@ together) and deletes every id that has neither a `blobs` nor an `uploads` row.
 Ids are time-ordered (zunft.ids.new_id: the first 48 bits are milliseconds). Objects of ids
 younger than `min_age_ms` are never touched, so an upload whose row is being written at this
 moment cannot be mistaken for an orphan.
+
+`sweep_when_due` runs it once a week as part of the due work (zunft.due.run_due), so a host
+does not have to remember `zunft admin sweep-files`. The time of the last finished sweep is
+kept in the data directory (SWEPT_FILE): a restart does not sweep again before its week is up.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -25,7 +31,10 @@ from zunft.db.tx import Rx
 from zunft.ids import id_time_ms
 
 DAY_MS = 86_400_000
+SWEEP_EVERY_MS = 7 * DAY_MS
+SWEPT_FILE = "sweep-files.last"  # in the data directory: when the last sweep finished (ms)
 _CHECK_BATCH = 500
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,4 +92,29 @@ def sweep_orphans(ctx: AppContext, *, min_age_ms: int = DAY_MS, dry_run: bool = 
             settle()
     if pending:
         settle()
+    return result
+
+
+def _last_swept(ctx: AppContext) -> int | None:
+    try:
+        return int((ctx.settings.data_path / SWEPT_FILE).read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None  # never swept here, or a damaged file: sweep
+
+
+def sweep_when_due(ctx: AppContext) -> Sweep | None:
+    """Sweep when the last sweep is a week old or there was none; None when not due."""
+    if ctx.blobs is None:
+        return None
+    now = ctx.now_ms()
+    last = _last_swept(ctx)
+    if last is not None and now - last < SWEEP_EVERY_MS:
+        return None
+    result = sweep_orphans(ctx)
+    path = ctx.settings.data_path / SWEPT_FILE
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(str(now), encoding="ascii")
+    os.replace(tmp, path)
+    if result.orphans:
+        log.info("swept %d orphaned files of %d checked", len(result.orphans), result.checked)
     return result
