@@ -18,6 +18,7 @@ from zunft.accounts.totp import do_begin_totp_setup, do_confirm_totp
 from zunft.clock import FakeClock
 from zunft.context import AppContext
 from zunft.hours.service import get_working_hours
+from zunft.messages.service import do_send_message
 
 
 def test_login_with_second_factor(
@@ -149,6 +150,53 @@ def test_language_switch_profile_and_search(
     worker.shot("profile-en")
     page.get_by_role("button", name="Deutsch").click()
     expect(page.locator("form.profile").get_by_role("button", name="Speichern")).to_be_visible()
+
+
+def test_a_search_hit_opens_the_chat_at_that_message(
+    people: Any, live: Live, ctx: AppContext, biz: Business
+) -> None:
+    chat_id = project(ctx, biz)["chat_id"]
+    lead = biz.actor("lead")
+    long_text = (
+        "Die Heizkörper im Obergeschoss werden am Dienstag montiert, die Thermostatköpfe "
+        "bringt der Großhändler am Montag; bitte vorher die Wände im Bad verputzen."
+    )
+    live.send(lead, chat_id, long_text)
+    # 250 later messages: the hit lies beyond the first page and the rendered window.
+    live.ctx.write(
+        lambda tx: [
+            do_send_message(tx, lead, chat_id, text=f"Später Nummer {n}") for n in range(250)
+        ]
+    )
+    worker = people("worker")
+    page = worker.page
+    page.goto("/#/search")
+    page.get_by_label("Suchbegriff").fill("Thermostatkopf")
+    page.get_by_role("button", name="Suchen").click()
+    hit = page.locator(".result")
+    expect(hit).to_have_count(1)
+    # The hit's text wraps inside its card instead of running out of it.
+    card, preview = hit.bounding_box(), hit.locator(".chat-preview").bounding_box()
+    assert card is not None
+    assert preview is not None
+    assert preview["x"] + preview["width"] <= card["x"] + card["width"]
+    worker.shot("search-hit")
+    hit.click()
+    marked = page.locator(".msg.hit")
+    expect(marked).to_have_count(1)
+    expect(marked.locator(".text")).to_have_text(long_text)
+    expect(marked).to_be_in_viewport()
+    expect(page.locator(".msg", has_text="Später Nummer 249")).to_have_count(0)  # not at the end
+    worker.shot("search-hit-opened")
+    # Scrolling on towards the present brings the later messages, a window at a time.
+    last_seq = "() => Number([...document.querySelectorAll('.msg')].pop().dataset.seq)"
+    for _ in range(30):
+        if page.locator(".msg", has_text="Später Nummer 249").count():
+            break
+        before = page.evaluate(last_seq)
+        page.locator(".scroller").evaluate("s => { s.scrollTop = s.scrollHeight; }")
+        page.wait_for_function(f"() => ({last_seq})() > {before}")
+    expect(page.locator(".msg", has_text="Später Nummer 249")).to_be_visible()
 
 
 def test_office_manages_staff_and_projects(people: Any, ctx: AppContext, biz: Business) -> None:

@@ -19,12 +19,16 @@ const PAGE = 50;
 const WINDOW_MAX = 150; // messages in the DOM at most
 const STEP = 50; // messages the window moves by
 const EDGE_PX = 300; // how near an edge scrolling moves the window
+const REVEAL_PAGES = 10; // a search hit is looked for at most 2,000 messages back
 
 export class ChatView {
-  constructor(state, chatId, main) {
+  // target: the seq of a message to show (a search hit), else the chat opens at its end.
+  constructor(state, chatId, main, target = null) {
     this.state = state;
     this.chatId = chatId;
     this.main = main;
+    this.target = target;
+    this.hit = null; // id of the message the chat was opened at, marked until left
     this.messages = []; // loaded, oldest first (by seq)
     this.byId = new Map();
     this.hasMore = false; // older messages exist on the server (known once a page came)
@@ -130,7 +134,36 @@ export class ChatView {
     }
     this.loadPeople();
     await this.loadLatest();
+    if (this.target !== null) await this.reveal(this.target);
     this.loadMarkers();
+  }
+
+  // Opened from a search hit: load back until the message is there (pages of the largest
+  // size, at most REVEAL_PAGES of them), show the window around it and mark it. A message
+  // that is gone or further back leaves the chat at its end.
+  async reveal(seq) {
+    try {
+      for (let n = 0; n < REVEAL_PAGES && this.hasMore && this.messages.length && this.messages[0].seq > seq; n++) {
+        const before = this.messages[0].seq;
+        const page = await get(`/chats/${encodeURIComponent(this.chatId)}/messages?before=${before}&limit=200`);
+        if (this.closed) return;
+        this.hasMore = page.has_more;
+        for (const m of page.messages) this.put(m);
+      }
+    } catch (ex) {
+      if (!ex.offline) this.error.textContent = errorText(ex);
+    }
+    const i = this.messages.findIndex((m) => m.seq === seq);
+    if (i < 0 || this.closed) return;
+    this.hit = this.messages[i].id;
+    this.lo = Math.max(0, i - STEP);
+    this.hi = Math.min(this.messages.length, this.lo + WINDOW_MAX);
+    this.render({ keepAnchor: true });
+    const el = this.list.querySelector(`[data-key="${CSS.escape(this.hit)}"]`);
+    if (el) {
+      el.scrollIntoView({ block: "center" });
+      el.focus({ preventScroll: true });
+    }
   }
 
   async loadPeople() {
@@ -380,7 +413,7 @@ export class ChatView {
     const mine = m.sender_id === this.state.me.id;
     const replied = m.reply_to_id ? this.byId.get(m.reply_to_id) : null;
     const el = h("li", {
-      class: "msg" + (mine ? " mine" : "") + (gone(m) ? " deleted" : "") + (this.selected === m.id ? " selected" : ""),
+      class: "msg" + (mine ? " mine" : "") + (gone(m) ? " deleted" : "") + (this.selected === m.id ? " selected" : "") + (this.hit === m.id ? " hit" : ""),
       tabindex: "0",
       dataset: { key: m.id, id: m.id, seq: String(m.seq) },
       "aria-label": (mine ? t("you") : userName(m.sender_id)) + ": " + (gone(m) || m.text || t("media_attachment")),

@@ -264,8 +264,11 @@ function route() {
   const hash = location.hash || "#/";
   const [, screen, arg] = hash.match(/^#\/([^/]*)\/?(.*)$/) || [];
   switch (screen) {
-    case "chat":
-      return renderChat(decodeURIComponent(arg));
+    case "chat": {
+      // #/chat/<id> opens at the end; #/chat/<id>/<seq> at that message (a search hit).
+      const [id, seq] = arg.split("/");
+      return renderChat(decodeURIComponent(id), /^\d+$/.test(seq || "") ? Number(seq) : null);
+    }
     case "search":
       return renderSearch();
     case "devices":
@@ -557,7 +560,7 @@ function chatItem(chat, current) {
 
 // ---------------------------------------------------------------- chat view
 
-function renderChat(chatId) {
+function renderChat(chatId, target = null) {
   const chat = state.chats.get(chatId);
   const main = shell(chat ? chat.title : t("nav_chats"), { back: "#/", actions: chatActions(chat) });
   if (chat && chat.peer_id) root.querySelector(".topbar .title").append(presenceLine(chat.peer_id));
@@ -572,7 +575,7 @@ function renderChat(chatId) {
   } else {
     main.classList.add("chat-screen");
   }
-  state.view = new ChatView(state, chatId, pane);
+  state.view = new ChatView(state, chatId, pane, target);
   state.view.titleChanged = () => {
     const c = state.chats.get(chatId);
     const title = root.querySelector(".topbar .title");
@@ -630,7 +633,8 @@ function renderSearch() {
       if (!hits.length) results.append(h("li", { class: "empty" }, t("search_none")));
       for (const m of hits) {
         const chat = state.chats.get(m.chat_id);
-        results.append(h("li", null, h("a", { class: "result", href: "#/chat/" + encodeURIComponent(m.chat_id) },
+        const at = "#/chat/" + encodeURIComponent(m.chat_id) + "/" + m.seq;
+        results.append(h("li", null, h("a", { class: "result", href: at },
           h("span", { class: "chat-title" }, chat ? chat.title : ""),
           h("span", { class: "chat-preview" }, userName(m.sender_id) + ": " + (m.text || t("message_deleted"))),
           h("time", null, formatTime(m.created_at)))));

@@ -115,7 +115,7 @@ export default {
   saved: "Gespeichert.",
   search_label: "Suchbegriff",
   search_none: "Nichts gefunden.",
-  search_placeholder: "Nachrichten durchsuchen",
+  search_placeholder: "Suchbegriff eingeben",
   search_submit: "Suchen",
   send: "Senden",
   state_failed: "nicht gesendet",
