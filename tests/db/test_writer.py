@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from tests.factories import Business, general_chat
@@ -207,3 +207,43 @@ def test_an_event_loop_caller_hears_of_a_stopped_writer(ctx: AppContext) -> None
             asyncio.run(submit())
     finally:
         ctx.writer.start()
+
+
+def test_a_write_failing_in_the_database_rolls_back_alone(ctx: AppContext, biz: Business) -> None:
+    """A statement refused by the database itself (here a duplicate key) fails its own write
+    only, also where statements go out without waiting for their results (PostgreSQL's
+    pipeline: the error arrives at the write's sync, db/writer.py)."""
+    from zunft.db.prepared import Prepared
+
+    insert_member = Prepared(insert(s.chat_members))
+    chat = general_chat(ctx, biz)
+    worker = biz.actor("worker")
+
+    def send_then_duplicate(tx: Tx) -> None:
+        do_send_message(tx, worker, chat, text="halb geschrieben")
+        insert_member.run(  # the worker is a member already: the primary key refuses it
+            tx.conn,
+            {
+                "chat_id": chat,
+                "user_id": worker.user_id,
+                "tenant_id": worker.tenant_id,
+                "joined_at": tx.now_ms,
+                "last_read_seq": 0,
+            },
+        )
+
+    release, blocker = _hold_writer(ctx)
+    ok1 = ctx.writer.submit(lambda tx: do_send_message(tx, worker, chat, text="vorher"))
+    bad = ctx.writer.submit(send_then_duplicate)
+    ok2 = ctx.writer.submit(lambda tx: do_send_message(tx, worker, chat, text="nachher"))
+    release.set()
+    blocker.result()
+    first, second = ok1.result(), ok2.result()
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
+        bad.result()
+    assert second["seq"] == first["seq"] + 1
+    texts = [m["text"] for m in ctx.read(lambda rx: get_history(rx, worker, chat))["messages"]]
+    assert "halb geschrieben" not in texts
+    assert texts[-2:] == ["vorher", "nachher"]
+    with ctx.engine.connect() as conn:
+        assert all(r.ok for r in verify_all(conn, ctx.keys))

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection
 
 WRITER = "zunft_writer"  # key in a pooled connection's info: the single writer's connection
+PIPELINE = "zunft_pipeline"  # ...and the psycopg pipeline of its batch, while one runs
 SQLITE_MMAP_BYTES = 1 << 30  # address space, not memory: pages stay in the OS page cache
 
 
@@ -49,7 +50,18 @@ def make_engine(url: str, *, pool_size: int = 8, durable: bool = True) -> Engine
         # (empty) execute events around every statement, ~7 us each on a small machine.
         setattr(engine.dialect, "do_begin", _sqlite_begin)  # noqa: B010 (one engine's dialect)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=16, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=16, pool_pre_ping=True)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _sync_pipeline(conn: Connection, *_args: Any) -> None:
+        # Inside the writer's pipeline (db/writer.py) a statement's result arrives only at
+        # the next sync, and SQLAlchemy looks at it right after this event: sync here. Only
+        # the writer's prepared statements (db/prepared.py) go out without waiting.
+        pipe = conn.connection.info.get(PIPELINE)
+        if pipe is not None:
+            pipe.sync()
+
+    return engine
 
 
 def _sqlite_begin(dbapi_conn: Any) -> None:

@@ -13,8 +13,9 @@ import asyncio
 import logging
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, bindparam, insert, update
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, bindparam, insert, update
 from zunft.clock import Clock
 from zunft.crypto.envelope import Keyring
 from zunft.db import schema as s
-from zunft.db.engine import mark_writer, unmark_writer
+from zunft.db.engine import PIPELINE, mark_writer, unmark_writer
 from zunft.db.prepared import Prepared
 from zunft.db.tx import Head, Tx
 from zunft.journal.chain import Event
@@ -114,6 +115,25 @@ def _fail(batch: list[tuple[Any, Reply]], exc: BaseException) -> None:
             if isinstance(reply, _LoopReply) or not reply.done()
         ]
     )
+
+
+@contextmanager
+def _pipeline(conn: Any) -> Iterator[Any]:
+    """On PostgreSQL, psycopg's pipeline mode for the batch: the prepared statements whose
+    results nobody reads (INSERT, UPDATE, SAVEPOINT: most of a send) go out without waiting
+    for the server, and each write ends with one sync, so its errors are still its own.
+    Statements through SQLAlchemy sync at once (db/engine.py), since SQLAlchemy reads a
+    result right after executing. A send waited for about ten round trips before
+    (docs/performance.md). SQLite: nothing."""
+    if conn.dialect.name != "postgresql":
+        yield None
+        return
+    with conn.connection.dbapi_connection.pipeline() as pipe:
+        conn.connection.info[PIPELINE] = pipe
+        try:
+            yield pipe
+        finally:
+            conn.connection.info.pop(PIPELINE, None)
 
 
 def _discard(conn: Any) -> None:
@@ -250,7 +270,7 @@ class Writer:
         events: list[Event] = []
         try:
             mark_writer(conn)  # each batch: a connection invalidated meanwhile is a new one
-            with conn.begin():
+            with conn.begin(), _pipeline(conn) as pipe:
                 # Savepoints go straight to the driver: SQLAlchemy's begin_nested() costs
                 # ~0.2 ms a write in Python (more than the SQL itself), raw ones ~2 us.
                 cursor = conn.connection.cursor()
@@ -262,6 +282,8 @@ class Writer:
                     cursor.execute(_SAVEPOINT)
                     try:
                         result = fn(tx)
+                        if pipe is not None:
+                            pipe.sync()  # an error of this write's statements surfaces here
                     except BaseException as exc:
                         _close_nested(conn)
                         cursor.execute(_ROLLBACK_TO)
