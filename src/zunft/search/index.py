@@ -27,7 +27,6 @@ sent before a search is always found by it (tests rely on that, not on timing).
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -40,11 +39,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from sqlalchemy import Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
-from zunft.crypto.envelope import DecryptionError, Keyring, TenantCipher
+from zunft.crypto.envelope import Keyring, TenantCipher
 from zunft.db import schema as s
 from zunft.db.engine import make_engine, mark_writer, unmark_writer
 from zunft.db.prepared import Prepared
+from zunft.db.tx import Rx
 from zunft.journal.chain import Event
+from zunft.journal.read import iter_entries
 from zunft.search.tokens import stems
 
 if TYPE_CHECKING:
@@ -384,7 +385,6 @@ class SearchIndex:
     def _read_back(self, tenant_id: str, after: int) -> tuple[list[Event], int, bool]:
         """The entries after `after` that change the index, read from the journal (payloads
         decrypted; an erased or shredded one is skipped: there is nothing left to find)."""
-        j, pl = s.journal, s.journal_payloads
         with self._main.connect() as conn:
             head = conn.execute(
                 select(s.journal_heads.c.seq).where(s.journal_heads.c.tenant_id == tenant_id)
@@ -392,29 +392,15 @@ class SearchIndex:
             if head is None or head <= after:
                 return [], after, False
             upto = min(head, after + CATCH_UP_CHUNK)
-            rows = conn.execute(
-                select(j.c.seq, j.c.ts, j.c.kind, j.c.actor_id, j.c.chat_id, pl.c.payload_enc)
-                .outerjoin(pl, (pl.c.tenant_id == j.c.tenant_id) & (pl.c.seq == j.c.seq))
-                .where(
-                    j.c.tenant_id == tenant_id,
-                    j.c.seq > after,
-                    j.c.seq <= upto,
-                    j.c.kind.in_(INDEXED + ERASING),
-                )
-                .order_by(j.c.seq)
-            ).all()
-        cipher = self._keys.cipher(tenant_id)
-        out = []
-        for r in rows:
-            payload: dict[str, Any] = {}
-            if r.payload_enc is not None:
-                try:
-                    payload = json.loads(cipher.decrypt_bytes(f"journal/{r.seq}", r.payload_enc))
-                except DecryptionError:  # its content key was destroyed: erased
-                    payload = {}
-            if r.kind in INDEXED and "message_id" not in payload:
-                continue
-            out.append(Event(tenant_id, r.seq, r.ts, r.kind, r.actor_id, r.chat_id, payload))
+            entries = iter_entries(
+                Rx(conn, self._keys, 0),
+                tenant_id,
+                after=after,
+                upto=upto,
+                kinds=INDEXED + ERASING,
+                shredded_as_empty=True,
+            )
+            out = [e for e in entries if e.kind not in INDEXED or "message_id" in e.payload]
         return out, upto, upto < head
 
     def _apply(
