@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from zunft.crypto.envelope import DecryptionError, TenantCipher, unwrap_key, wrap_key
+from zunft.crypto.envelope import DecryptionError, Keyring, TenantCipher, unwrap_key, wrap_key
 from zunft.crypto.kek import KeyError_, load_kek
 
 
@@ -101,3 +103,50 @@ def test_two_processes_creating_the_kek_at_once_agree(tmp_path: Path) -> None:
 
 def _load_in_child(path: str) -> bytes:
     return load_kek("", Path(path))
+
+
+def test_two_threads_asking_for_a_cipher_at_once_get_the_same_one() -> None:
+    """The writer and the search indexer of a fresh process ask at the same moment; with two
+    ciphers a content key made in the writer's transaction was found in neither."""
+    kek, data = secrets.token_bytes(32), secrets.token_bytes(32)
+    inside, go = threading.Event(), threading.Event()
+    loads: list[str] = []
+
+    def load(tenant_id: str) -> list[tuple[int, bytes]]:
+        loads.append(tenant_id)
+        inside.set()
+        go.wait(10)  # the first caller stays in here while the second one asks
+        return [(1, wrap_key(kek, tenant_id, 1, data))]
+
+    keyring = Keyring(kek, load)
+    got: list[TenantCipher] = []
+    first = threading.Thread(target=lambda: got.append(keyring.cipher("t1")))
+    first.start()
+    assert inside.wait(10)
+    second = threading.Thread(target=lambda: got.append(keyring.cipher("t1")))
+    second.start()
+    # A second load would start within this bound when nothing stops it; with the lock the
+    # second caller waits for the first instead (and this waits out the bound).
+    deadline = time.monotonic() + 1
+    while len(loads) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.set()
+    first.join(10)
+    second.join(10)
+    assert loads == ["t1"]
+    assert got[0] is got[1]
+
+
+def test_a_key_made_in_a_transaction_stays_usable_whatever_else_is_cached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An uncommitted content key cannot be loaded back: a full cache must not drop it."""
+    import zunft.crypto.envelope as envelope
+
+    monkeypatch.setattr(envelope, "CONTENT_CACHE_MAX", 4)
+    c = TenantCipher("t1", {1: secrets.token_bytes(32)}, 1, load_content=lambda t, k: None)
+    key_id, _wrapped = c.new_content_key()
+    for _ in range(10):  # other keys read meanwhile (the indexer, another write) fill the cache
+        c._remember(secrets.token_bytes(16), envelope.AESGCM(secrets.token_bytes(32)))
+    blob = c.encrypt("messages.body/m1", "Estrich trocknet", key_id)
+    assert c.decrypt("messages.body/m1", blob) == "Estrich trocknet"

@@ -77,6 +77,10 @@ class TenantCipher:
         self.tenant_id = tenant_id
         self._load_content = load_content
         self._content: dict[bytes, AESGCM] = {}
+        # Keys this process made, apart from the cache: the transaction that made one may not
+        # have committed yet, so it cannot be loaded back if dropped. Only the oldest go (a
+        # batch holds at most a few hundred writes; thousands of keys ago is committed).
+        self._made: dict[bytes, AESGCM] = {}
         self._default_key: bytes | None = None  # see keyed()
         self._aead = {kid: AESGCM(k) for kid, k in keys.items()}
         self._current = current_key_id
@@ -113,7 +117,9 @@ class TenantCipher:
         key_id = secrets.token_bytes(CONTENT_KEY_ID_BYTES)
         raw = AESGCM.generate_key(bit_length=256)
         wrapped = self.encrypt(f"content_keys/{key_id.hex()}", raw)
-        self._remember(key_id, AESGCM(raw))
+        if len(self._made) >= CONTENT_CACHE_MAX:
+            del self._made[next(iter(self._made))]  # dicts keep insertion order
+        self._made[key_id] = AESGCM(raw)
         return key_id, wrapped
 
     def keyed(self, key_id: bytes | None) -> TenantCipher:
@@ -125,6 +131,7 @@ class TenantCipher:
 
     def forget_content_key(self, key_id: bytes) -> None:
         self._content.pop(key_id, None)
+        self._made.pop(key_id, None)
 
     def _remember(self, key_id: bytes, aead: AESGCM) -> None:
         if len(self._content) >= CONTENT_CACHE_MAX:
@@ -132,7 +139,7 @@ class TenantCipher:
         self._content[key_id] = aead
 
     def _content_aead(self, key_id: bytes) -> AESGCM | None:
-        aead = self._content.get(key_id)
+        aead = self._content.get(key_id) or self._made.get(key_id)
         if aead is not None or self._load_content is None:
             return aead
         wrapped = self._load_content(self.tenant_id, key_id)
@@ -242,14 +249,21 @@ class Keyring:
         found = self._ciphers.get(tenant_id)
         if found is not None:
             return found
-        wrapped = self._load(tenant_id)
-        if not wrapped:
-            raise DecryptionError(f"tenant {tenant_id} has no data key")
-        keys = self._unwrap(tenant_id, wrapped)
-        cipher = TenantCipher(tenant_id, keys, max(keys), self._load_content)
+        # Made under the lock: two threads asking at once (the writer and the search
+        # indexer of a fresh process) must get the same cipher. With two, a content key made
+        # in the writer's transaction was installed in one and looked for in the other,
+        # where it read as destroyed (it is not committed yet).
         with self._lock:
+            found = self._ciphers.get(tenant_id)
+            if found is not None:
+                return found
+            wrapped = self._load(tenant_id)
+            if not wrapped:
+                raise DecryptionError(f"tenant {tenant_id} has no data key")
+            keys = self._unwrap(tenant_id, wrapped)
+            cipher = TenantCipher(tenant_id, keys, max(keys), self._load_content)
             self._ciphers[tenant_id] = cipher
-        return cipher
+            return cipher
 
     def install(self, tenant_id: str, keys: dict[int, bytes]) -> TenantCipher:
         """Register keys made in a transaction that has not committed yet (a new tenant)."""
