@@ -190,10 +190,7 @@ def write_once(
     status: int = 201,
 ) -> dict[str, Any]:
     """Run a client write in the writer, once per client id when the client gave one."""
-    if client_id is None:
-        response.status_code = status
-        return ctx.write(work)
-    return _answered(response, ctx.write(once_job(actor, client_id, request, work, status=status)))
+    return _answered(response, ctx.write(_client_job(actor, client_id, request, work, status)))
 
 
 async def awrite_once(
@@ -208,11 +205,20 @@ async def awrite_once(
 ) -> dict[str, Any]:
     """`write_once` for an async route: the request waits for the group commit without
     holding a worker thread."""
-    if client_id is None:
-        response.status_code = status
-        return await ctx.writer.awrite(work)
-    job = once_job(actor, client_id, request, work, status=status)
+    job = _client_job(actor, client_id, request, work, status)
     return _answered(response, await ctx.writer.awrite(job))
+
+
+def _client_job(
+    actor: Actor,
+    client_id: str | None,
+    request: dict[str, Any],
+    work: Callable[[Tx], dict[str, Any]],
+    status: int,
+) -> Callable[[Tx], tuple[int, dict[str, Any], bool]]:
+    if client_id is None:
+        return lambda tx: (status, work(tx), False)
+    return once_job(actor, client_id, request, work, status=status)
 
 
 def _answered(response: Response, outcome: tuple[int, dict[str, Any], bool]) -> dict[str, Any]:
