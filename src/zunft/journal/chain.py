@@ -44,12 +44,16 @@ def canonical(obj: Any) -> bytes:
         # tests/journal/test_chain.py holds the two against each other.
         return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)
     except TypeError:
-        return canonical_reference(obj)
+        return _stdlib(obj)
 
 
 def canonical_reference(obj: Any) -> bytes:
     """The definition of the canonical encoding, in the standard library's terms."""
     _no_floats(obj)
+    return _stdlib(obj)
+
+
+def _stdlib(obj: Any) -> bytes:
     return json.dumps(
         obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode("utf-8")

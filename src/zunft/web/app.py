@@ -71,8 +71,10 @@ def freeze_startup_heap() -> None:
 
 
 def create_app(ctx: AppContext, *, background: bool = False) -> FastAPI:
-    """`background`: also run the due work (report escalation, customer reminders) every
-    ZUNFT_DUE_INTERVAL_SECONDS while the app is served (`zunft serve`; tests call run_due)."""
+    """`background`: the app is what this process serves (`zunft serve`): it also runs the
+    due work (report escalation, customer reminders, erasure) every
+    ZUNFT_DUE_INTERVAL_SECONDS (tests call run_due) and, once started, leaves its heap out
+    of garbage collection (freeze_startup_heap)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
