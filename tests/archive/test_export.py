@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from sqlalchemy import select, update
 
 from tests.archive.helpers import Site, build_site, names, read, rewrite
-from tests.factories import Business, journal_entries, make_business
+from tests.factories import Business, general_chat, journal_entries, make_business
 from zunft.archive import export as export_module
 from zunft.archive.export import ExportRequest, run_export
 from zunft.archive.verify_export import verify_export
@@ -24,6 +24,8 @@ from zunft.context import AppContext
 from zunft.crypto.signing import load_signing_key, public_bytes
 from zunft.db import schema as s
 from zunft.errors import Invalid, NotFound
+from zunft.messages.service import do_send_message
+from zunft.retention.classify import do_reclassify_message
 
 
 @pytest.fixture
@@ -179,6 +181,43 @@ def test_customer_and_person_scopes_and_the_period(
     )
     assert _table(empty, "nachrichten") == []
     assert verify_export(empty).ok
+
+
+def test_an_export_limited_to_classes_holds_only_those(
+    ctx: AppContext, biz: Business, site: Site, tmp_path: Path
+) -> None:
+    """What an auditor asks for: business letters or vouchers, by each message's class (its
+    own, else its chat's), with their files; reports only as business letters; no consent
+    records (they are for the data protection side, not the tax office)."""
+    voucher = site.message_ids[3]  # "Foto vom Bad", with the photo
+    ctx.write(lambda tx: do_reclassify_message(tx, biz.actor("office"), voucher, "buchungsbeleg"))
+    small_talk = ctx.write(
+        lambda tx: do_send_message(
+            tx, biz.actor("worker"), general_chat(ctx, biz), text="Grillen am Freitag?"
+        )
+    )["id"]
+    full = _export(ctx, tmp_path, ExportRequest(biz.tenant_id), "all.zip")
+    every = {m["nachricht_id"] for m in _table(full, "nachrichten")}
+    assert {voucher, small_talk} <= every
+    assert _table(full, "einwilligungen")
+
+    vouchers = _export(
+        ctx, tmp_path, ExportRequest(biz.tenant_id, classes=frozenset({"buchungsbeleg"})), "v.zip"
+    )
+    assert [m["nachricht_id"] for m in _table(vouchers, "nachrichten")] == [voucher]
+    assert any(n.startswith(f"dateien/{site.photo_id}") for n in names(vouchers))
+    assert _table(vouchers, "meldungen") == []
+    assert _table(vouchers, "einwilligungen") == []
+    assert verify_export(vouchers).ok
+
+    letters = _export(
+        ctx, tmp_path, ExportRequest(biz.tenant_id, classes=frozenset({"geschaeftsbrief"})), "g.zip"
+    )
+    kept = {m["nachricht_id"] for m in _table(letters, "nachrichten")}
+    assert kept == every - {voucher, small_talk}
+    assert [r["kategorie"] for r in _table(letters, "meldungen")] == ["mangel"]
+    assert _table(letters, "einwilligungen") == []
+    assert not any(n.startswith("dateien/") for n in names(letters))
 
 
 def test_bad_requests_are_refused_and_leave_no_file(

@@ -54,6 +54,8 @@ from zunft.db.tx import Rx, Tx
 from zunft.errors import Invalid, NotFound
 from zunft.ids import new_id
 from zunft.journal.chain import canonical
+from zunft.reports.service import REPORT_CLASS, kept_photo_ids
+from zunft.retention.classify import file_class_expr, message_class_expr
 
 if TYPE_CHECKING:
     from zunft.context import AppContext
@@ -74,8 +76,10 @@ class ExportRequest:
     ref_id: str | None = None
     since: int | None = None  # first millisecond included
     until: int | None = None  # first millisecond no longer included
-    # Document classes (retention, docs/compliance.md). None: everything. Until messages
-    # carry a class the filter has nothing to select on and is ignored (see _class_clause).
+    # Document classes (retention, docs/compliance.md). None: everything. Else messages and
+    # files of these classes (their own, or their chat's), reports only with geschaeftsbrief
+    # (REPORT_CLASS), and consent records only in a full export: a tax auditor asking for
+    # business letters has no claim to customers' consent evidence.
     classes: frozenset[str] | None = None
     # Direct chats between two people are left out unless asked for: the owner cannot read
     # them in the app, and an export is no way around that (docs/architecture.md).
@@ -180,28 +184,29 @@ def _scope_clause(req: ExportRequest) -> ColumnElement[bool]:
     return clause
 
 
-def _class_clause(req: ExportRequest) -> ColumnElement[bool] | None:
-    """The seam for document classes: once messages carry a `doc_class` column (retention),
-    an export limited to classes selects on it; before that there is nothing to select."""
-    if req.classes is None:
-        return None
-    column = s.messages.c.get("doc_class")
-    if column is None:
-        return None
-    return column.in_(sorted(req.classes))
-
-
 def _message_clause(req: ExportRequest) -> list[ColumnElement[bool]]:
+    """Period and classes of messages (the query must join `chats`: a message's class
+    defaults to its chat's)."""
     m = s.messages.c
     where: list[ColumnElement[bool]] = []
     if req.since is not None:
         where.append(m.created_at >= req.since)
     if req.until is not None:
         where.append(m.created_at < req.until)
-    classes = _class_clause(req)
-    if classes is not None:
-        where.append(classes)
+    if req.classes is not None:
+        where.append(message_class_expr().in_(sorted(req.classes)))
     return where
+
+
+def _file_clause(req: ExportRequest) -> list[ColumnElement[bool]]:
+    """Classes of files (the query must join `chats`)."""
+    if req.classes is None:
+        return []
+    return [file_class_expr().in_(sorted(req.classes))]
+
+
+_MESSAGES_WITH_CHATS = s.messages.join(s.chats, s.chats.c.id == s.messages.c.chat_id)
+_FILES_WITH_CHATS = s.blobs.join(s.chats, s.chats.c.id == s.blobs.c.chat_id)
 
 
 class _Names:
@@ -401,7 +406,11 @@ class _Exporter:
         last = -1
         while True:
             rows = self.rx.conn.execute(
-                select(m).where(*where, m.c.seq > last).order_by(m.c.seq).limit(PAGE)
+                select(m)
+                .select_from(_MESSAGES_WITH_CHATS)
+                .where(*where, m.c.seq > last)
+                .order_by(m.c.seq)
+                .limit(PAGE)
             ).all()
             if not rows:
                 break
@@ -450,14 +459,15 @@ class _Exporter:
         } if reply_ids else {}  # fmt: skip
         messages, revs = self.csv(t.MESSAGES), self.csv(t.REVISIONS)
         for r in rows:
-            text = self.cipher.decrypt(f"messages.body/{r.id}", r.body_enc)
+            erased = r.erased_at is not None  # retention ended: no text left to decrypt
+            text = "" if erased else self.cipher.decrypt(f"messages.body/{r.id}", r.body_enc)
             files = attached.get(r.id, [])
             messages.add(
                 [
                     r.id, r.chat_id, r.seq, t.date_of(r.created_at), t.time_of(r.created_at),
                     r.created_at, r.sender_id, self.names(r.sender_id), r.reply_to_id, text,
                     r.edit_count, t.date_of(r.edited_at), "ja" if r.deleted_at else "nein",
-                    t.date_of(r.deleted_at), r.deleted_by, len(files),
+                    t.date_of(r.deleted_at), r.deleted_by, len(files), t.date_of(r.erased_at),
                 ]
             )  # fmt: skip
             earlier = []
@@ -487,6 +497,7 @@ class _Exporter:
                 earlier=earlier,
                 deleted_at=r.deleted_at,
                 deleted_by=self.names(r.deleted_by) if r.deleted_by else None,
+                erased_at=r.erased_at,
                 attachments=attachments,
             )
 
@@ -507,7 +518,11 @@ class _Exporter:
         last = ""
         while True:
             rows = self.rx.conn.execute(
-                select(b).where(*where, unattached, b.c.id > last).order_by(b.c.id).limit(PAGE)
+                select(b)
+                .select_from(_FILES_WITH_CHATS)
+                .where(*where, *_file_clause(self.req), unattached, b.c.id > last)
+                .order_by(b.c.id)
+                .limit(PAGE)
             ).all()
             if not rows:
                 return
@@ -529,6 +544,8 @@ class _Exporter:
                          t.date_of(r.joined_at)])  # fmt: skip
 
     def reports(self, project_ids: list[str]) -> None:
+        if self.req.classes is not None and REPORT_CLASS not in self.req.classes:
+            return  # the table is described in index.xml, and empty
         rp = s.reports
         where = [rp.c.tenant_id == self.req.tenant_id, rp.c.project_id.in_(project_ids)]
         if self.req.since is not None:
@@ -537,17 +554,20 @@ class _Exporter:
             where.append(rp.c.created_at < self.req.until)
         out = self.csv(t.REPORTS)
         for r in self.rx.conn.execute(select(rp).where(*where).order_by(rp.c.number)).all():
-            text = self.cipher.decrypt(f"reports.text/{r.id}", r.text_enc)
-            photos = " ".join(json.loads(r.photo_ids))
+            erased = r.erased_at is not None
+            text = "" if erased else self.cipher.decrypt(f"reports.text/{r.id}", r.text_enc)
+            photos = " ".join(kept_photo_ids(self.rx, r))
             out.add(
                 [
                     r.id, r.number, r.project_id, r.category, r.priority, text, r.status,
                     r.created_by, t.date_of(r.created_at), t.time_of(r.created_at),
-                    r.assignee_id, photos,
+                    r.assignee_id, photos, t.date_of(r.erased_at),
                 ]
             )  # fmt: skip
 
     def consents(self, chat_ids: list[str]) -> None:
+        if self.req.classes is not None:
+            return  # only in a full export (ExportRequest.classes)
         j, p = s.journal, s.journal_payloads
         where = [
             j.c.tenant_id == self.req.tenant_id,
@@ -630,11 +650,18 @@ def _snapshot(ctx: AppContext) -> Any:
 def count_export(rx: Rx, req: ExportRequest) -> int:
     """Messages and files the export will hold (for its progress)."""
     m = s.messages
-    chats = select(s.chats.c.id).where(_scope_clause(req))
+    # Not correlated with the `chats` the counts join for classes.
+    chats = select(s.chats.c.id).where(_scope_clause(req)).correlate(None)
     messages = rx.conn.execute(
-        select(func.count()).where(m.c.chat_id.in_(chats), *_message_clause(req))
+        select(func.count())
+        .select_from(_MESSAGES_WITH_CHATS)
+        .where(m.c.chat_id.in_(chats), *_message_clause(req))
     ).scalar_one()
-    files = rx.conn.execute(select(func.count()).where(s.blobs.c.chat_id.in_(chats))).scalar_one()
+    files = rx.conn.execute(
+        select(func.count())
+        .select_from(_FILES_WITH_CHATS)
+        .where(s.blobs.c.chat_id.in_(chats), *_file_clause(req))
+    ).scalar_one()
     return int(messages) + int(files)
 
 

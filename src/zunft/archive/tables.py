@@ -91,6 +91,11 @@ MESSAGES = TableDef(
         _d("geloescht_datum", "Tag des Löschens"),
         _a("geloescht_von_id", "Person, die gelöscht hat"),
         _n("anhaenge", "Zahl der angehängten Dateien (anhaenge.csv)"),
+        _d(
+            "frist_geloescht_datum",
+            "Tag, an dem der Text nach Ablauf der Aufbewahrungsfrist gelöscht wurde (leer: "
+            "vorhanden)",
+        ),
     ),
     (("unterhaltung_id", "Unterhaltungen"), ("antwort_auf_id", "Nachrichten")),
 )
@@ -154,7 +159,12 @@ REPORTS = TableDef(
         _d("erstellt_datum", "Tag der Meldung"),
         _a("erstellt_uhrzeit", "Uhrzeit der Meldung"),
         _a("zustaendig_id", "zuständige Person"),
-        _a("foto_ids", "Kennungen der Fotos, durch Leerzeichen getrennt"),
+        _a("foto_ids", "Kennungen der noch gespeicherten Fotos, durch Leerzeichen getrennt"),
+        _d(
+            "frist_geloescht_datum",
+            "Tag, an dem Beschreibung und Ort nach Ablauf der Aufbewahrungsfrist gelöscht wurden "
+            "(leer: vorhanden)",
+        ),
     ),
 )
 CONSENTS = TableDef(

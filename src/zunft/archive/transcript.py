@@ -52,6 +52,7 @@ class Entry:
     earlier: list[tuple[int, int, str]] = field(default_factory=list)  # (rev, written, text)
     deleted_at: int | None = None
     deleted_by: str | None = None
+    erased_at: int | None = None  # its retention ended: the text is gone (crypto-shredded)
     attachments: list[Attachment] = field(default_factory=list)
 
 
@@ -134,6 +135,9 @@ class Transcript:
             head += f" von {e.deleted_by}]" if e.deleted_by else "]"
         elif e.edited_at is not None:
             head += f"  [bearbeitet am {date_of(e.edited_at)} {time_of(e.edited_at)}]"
+        if e.erased_at is not None:
+            head += f"  [Text nach Ablauf der Aufbewahrungsfrist gelöscht am {date_of(e.erased_at)}"
+            head += "]"
         self._para(head, "B", 9, 4.5)
         if e.reply_to:
             self._para(f"Antwort auf {e.reply_to}", "I", 8, 4, indent=4)

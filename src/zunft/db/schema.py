@@ -452,6 +452,12 @@ reports = Table(
     Column("assigned_at", Millis, nullable=True),
     Column("ack_due_at", Millis, nullable=True),  # NULL: acknowledged, or nobody left to ask
     Column("acknowledged_at", Millis, nullable=True),
+    # Retention: text and position are encrypted under the content key of the erasure unit
+    # (team chat, geschaeftsbrief, year, author); NULL: stored before migration 0006, under
+    # the data key (the daily job moves them). erased_at: text and position were erased.
+    Column("content_key", LargeBinary(16), nullable=True),
+    Column("erased_at", Millis, nullable=True),
+    Index(None, "content_key"),
     UniqueConstraint("tenant_id", "number"),
     Index(None, "tenant_id", "status"),
     Index(None, "project_id"),

@@ -7,6 +7,13 @@ own rules for its category, then the business's rules for it, then the project l
 office (the owners when there is no office). A rule names a person, a role, or another category
 ("handle like"); the last kind can loop, so a rule that closes a loop is refused when saved.
 Disabled people are skipped: a report never waits on somebody who cannot answer.
+
+Retention: a report is a business letter (GoBD: complaints and reports with their photos, six
+years), whatever the class of its project chat. Its text and position, and the payload of its
+`report.created` entry, are encrypted under the content key of the erasure unit (team chat,
+geschaeftsbrief, year, author): they are erased together with the author's business letters
+of that year in that chat, spared by a legal hold on the project, and erased or scheduled by a
+GDPR erasure of the author (zunft.retention). The row stays, blanked, with `erased_at` set.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, update
 
 from zunft.accounts.actor import ROLES, Actor
-from zunft.chats.service import access_chat_for_posting, do_add_member
+from zunft.chats.service import access_chat, access_chat_for_posting, do_add_member
 from zunft.crypto.envelope import TenantCipher
 from zunft.customers.service import check_staff_actor, office_ids
 from zunft.db import schema as s
@@ -28,6 +35,8 @@ from zunft.hours.service import add_working_minutes, do_notify, get_rules, perso
 from zunft.ids import new_id
 from zunft.messages.service import access_message, check_text, do_send_message
 from zunft.projects.service import access_project
+from zunft.retention.keys import UnitErased, get_unit_key
+from zunft.retention.rules import GESCHAEFTSBRIEF, year_of
 
 BUILTIN_CATEGORIES = {
     "mangel": "Mangel",
@@ -410,10 +419,56 @@ def _post(tx: Tx, actor: Actor, report: Any, text: str) -> None:
     do_send_message(tx, actor, _team_chat(tx, report.project_id), text=text[:2000])
 
 
+REPORT_CLASS = GESCHAEFTSBRIEF
+ERASED_TEXT = "gelöscht"  # what a board shows for a report whose retention has ended
+
+
+def report_unit_key(tx: Tx, tenant_id: str, team_chat: str, author_id: str, at_ms: int) -> bytes:
+    """The content key of a report's erasure unit (raises UnitErased when already shredded)."""
+    return get_unit_key(
+        tx,
+        tenant_id,
+        chat_id=team_chat,
+        doc_class=REPORT_CLASS,
+        year=year_of(at_ms),
+        author_id=author_id,
+    )
+
+
 def check_photo_ids(photo_ids: list[str]) -> list[str]:
     if len(photo_ids) > MAX_PHOTOS or not all(_ID.match(p) for p in photo_ids):
         raise Invalid(f"At most {MAX_PHOTOS} photo ids.", code="invalid_photos")
     return list(dict.fromkeys(photo_ids))
+
+
+def check_photos_in_project(rx: Rx, actor: Actor, project_id: str, photo_ids: list[str]) -> None:
+    """Each photo must be a file the actor can see in one of this project's chats: a report
+    cannot point at another project's, chat's or business's files."""
+    if not photo_ids:
+        return
+    b, c = s.blobs, s.chats
+    found = {
+        r.id: r.chat_id
+        for r in rx.conn.execute(
+            select(b.c.id, b.c.chat_id)
+            .join(c, c.c.id == b.c.chat_id)
+            .where(
+                b.c.tenant_id == actor.tenant_id,
+                b.c.id.in_(photo_ids),
+                c.c.project_id == project_id,
+            )
+        )
+    }
+    for photo_id in photo_ids:
+        chat_id = found.get(photo_id)
+        try:
+            if chat_id is None:
+                raise NotFound("No such file.")
+            access_chat(rx, actor, chat_id)
+        except NotFound:
+            raise Invalid(
+                f"Photo {photo_id} is not a file of this project's chats.", code="invalid_photos"
+            ) from None
 
 
 def check_position(position: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -457,6 +512,7 @@ def do_create_report(
     text = check_text(text)
     position = check_position(position)
     photos = check_photo_ids(photo_ids or [])
+    check_photos_in_project(tx, actor, project_id, photos)
     if source_message_id is not None:
         # From the team chat, or from one of the project's customer chats (Kundenanliegen).
         source = access_message(tx, actor, source_message_id)
@@ -479,6 +535,14 @@ def do_create_report(
     report_id = new_id()
     assignee = chain[0] if chain else None
     cipher = tx.cipher(actor.tenant_id)
+    try:
+        key = report_unit_key(tx, actor.tenant_id, team_chat, actor.user_id, tx.now_ms)
+    except UnitErased:
+        # Only after a GDPR erasure of this very author's current business letters.
+        raise Conflict(
+            "Your business letters of this year in this project were erased.",
+            code="retention_ended",
+        ) from None
     tx.conn.execute(
         insert(s.reports),
         {
@@ -488,9 +552,11 @@ def do_create_report(
             "number": number,
             "category": category,
             "priority": priority,
-            "text_enc": cipher.encrypt(f"reports.text/{report_id}", text),
-            "position_enc": cipher.encrypt_opt(
-                f"reports.position/{report_id}", json.dumps(position) if position else None
+            "text_enc": cipher.encrypt(f"reports.text/{report_id}", text, key),
+            "position_enc": (
+                cipher.encrypt(f"reports.position/{report_id}", json.dumps(position), key)
+                if position
+                else None
             ),
             "photo_ids": json.dumps(photos),
             "source_message_id": source_message_id,
@@ -506,6 +572,8 @@ def do_create_report(
                 _ack_due(tx, actor.tenant_id, assignee, priority, tx.now_ms) if assignee else None
             ),
             "acknowledged_at": None,
+            "content_key": key,
+            "erased_at": None,
         },
     )
     report = _get_row(tx, report_id)
@@ -527,6 +595,7 @@ def do_create_report(
         },
         actor_id=actor.user_id,
         chat_id=team_chat,
+        key=key,
     )
     if assignee:
         _assign(tx, report, assignee, notify_kind="report.assigned")
@@ -570,7 +639,8 @@ def _view(rx: Rx, cipher: TenantCipher, r: Any, names: dict[str, str]) -> dict[s
         return names[uid]
 
     chain = json.loads(r.chain)
-    position = cipher.decrypt_opt(f"reports.position/{r.id}", r.position_enc)
+    erased = r.erased_at is not None
+    position = None if erased else cipher.decrypt_opt(f"reports.position/{r.id}", r.position_enc)
     return {
         "id": r.id,
         "number": r.number,
@@ -578,9 +648,11 @@ def _view(rx: Rx, cipher: TenantCipher, r: Any, names: dict[str, str]) -> dict[s
         "category": r.category,
         "category_name": category_name(rx, r.tenant_id, r.category),
         "priority": r.priority,
-        "text": cipher.decrypt(f"reports.text/{r.id}", r.text_enc),
+        "text": ERASED_TEXT if erased else cipher.decrypt(f"reports.text/{r.id}", r.text_enc),
+        "erased": erased,
+        "erased_at": r.erased_at,
         "position": json.loads(position) if position else None,
-        "photo_ids": json.loads(r.photo_ids),
+        "photo_ids": kept_photo_ids(rx, r),
         "source_message_id": r.source_message_id,
         "status": r.status,
         "status_label": STATUS_LABELS[r.status],
@@ -605,6 +677,19 @@ def _view(rx: Rx, cipher: TenantCipher, r: Any, names: dict[str, str]) -> dict[s
             r.status == "offen" and r.ack_due_at is None and r.acknowledged_at is None
         ),
     }
+
+
+def kept_photo_ids(rx: Rx, r: Any) -> list[str]:
+    """The report's photos that are still stored (a file's retention is its own)."""
+    ids: list[str] = json.loads(r.photo_ids)
+    if not ids:
+        return ids
+    kept = set(
+        rx.conn.execute(
+            select(s.blobs.c.id).where(s.blobs.c.tenant_id == r.tenant_id, s.blobs.c.id.in_(ids))
+        ).scalars()
+    )
+    return [i for i in ids if i in kept]
 
 
 def get_report(rx: Rx, actor: Actor, report_id: str) -> dict[str, Any]:

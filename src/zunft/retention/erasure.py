@@ -7,7 +7,8 @@ Destroying a unit's key, in one transaction:
   with it, in this database and in any copy or backup of it made afterwards, is unreadable;
 - its ciphertexts are removed from the live database as well: message text and earlier
   versions, search tokens, journal payloads (`payload_enc` NULL, `erased_at` set: `zunft archive
-  verify` accepts an erased payload, the entry's hash still chains), and file rows;
+  verify` accepts an erased payload, the entry's hash still chains), problem reports' text
+  and position (the row stays, with `erased_at`), and file rows;
 - one journal entry `retention.erased` says what was erased and why.
 File contents are deleted from the blob store after the commit; should that fail, what is
 left there is ciphertext under a destroyed key.
@@ -15,6 +16,7 @@ left there is ciphertext under a destroyed key.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +51,7 @@ _k = s.content_keys
 class Erased:
     units: list[dict[str, Any]] = field(default_factory=list)
     messages: int = 0
+    reports: int = 0
     files: list[tuple[str, str]] = field(default_factory=list)  # (tenant, blob) to delete
 
 
@@ -73,6 +76,13 @@ def destroy_keys(tx: Tx, tenant_id: str, key_ids: list[bytes], erased: Erased) -
         .values(body_enc=b"", erased_at=tx.now_ms)
     )
     erased.messages += len(message_ids)
+    rp = s.reports
+    result = tx.conn.execute(
+        update(rp)
+        .where(rp.c.tenant_id == tenant_id, rp.c.content_key.in_(key_ids))
+        .values(text_enc=b"", position_enc=None, erased_at=tx.now_ms)
+    )
+    erased.reports += int(result.rowcount or 0)
     tx.conn.execute(
         update(p)
         .where(p.c.tenant_id == tenant_id, p.c.content_key.in_(key_ids))
@@ -206,6 +216,7 @@ def do_erase_due(tx: Tx) -> tuple[int, list[tuple[str, str]]]:
                         for (c, d, y), n in sorted(units.items())
                     ],
                     "messages": erased.messages,
+                    "reports": erased.reports,
                     "files": len(erased.files),
                 },
             )
@@ -285,6 +296,108 @@ def _erase_legacy_message(tx: Tx, row: Any, edits: list[int]) -> None:
     )
 
 
+def do_migrate_legacy_reports(
+    tx: Tx,
+    limit: int | None = LEGACY_BATCH,
+    *,
+    tenant_id: str | None = None,
+    author_id: str | None = None,
+) -> int:
+    """Move up to `limit` reports stored before migration 0006 (under the data key) into
+    their units: text, position and their `report.created` payload (all of one author's with
+    `author_id`). A report whose unit is shredded already is erased. Returns how many."""
+    from zunft.reports.service import report_unit_key  # reports build on retention
+
+    rp, c = s.reports, s.chats
+    query = (
+        select(rp, c.c.id.label("team_chat"))
+        .join(c, (c.c.project_id == rp.c.project_id) & (c.c.kind == "project"))
+        .where(rp.c.content_key.is_(None), rp.c.erased_at.is_(None))
+        .order_by(rp.c.tenant_id, rp.c.created_at)
+    )
+    if author_id is not None:
+        query = query.where(rp.c.tenant_id == tenant_id, rp.c.created_by == author_id)
+    rows = tx.conn.execute(query if limit is None else query.limit(limit)).all()
+    for r in rows:
+        seq = _report_created_seq(tx, r.tenant_id, r.team_chat, r.id)
+        try:
+            key: bytes | None = report_unit_key(
+                tx, r.tenant_id, r.team_chat, r.created_by, r.created_at
+            )
+        except UnitErased:
+            key = None
+        _move_or_erase_report(tx, r, seq, key)
+    return len(rows)
+
+
+def _report_created_seq(tx: Tx, tenant_id: str, team_chat: str, report_id: str) -> int | None:
+    """The seq of a report's `report.created` entry (its payload names the report)."""
+    j, p = s.journal, s.journal_payloads
+    cipher = tx.cipher(tenant_id)
+    rows = tx.conn.execute(
+        select(j.c.seq, p.c.payload_enc)
+        .join(p, (p.c.tenant_id == j.c.tenant_id) & (p.c.seq == j.c.seq))
+        .where(j.c.tenant_id == tenant_id, j.c.chat_id == team_chat, j.c.kind == "report.created")
+    )
+    for row in rows:
+        if row.payload_enc is None:
+            continue
+        payload = json.loads(cipher.decrypt_bytes(f"journal/{row.seq}", row.payload_enc))
+        if payload.get("report_id") == report_id:
+            return int(row.seq)
+    return None
+
+
+def _move_or_erase_report(tx: Tx, r: Any, seq: int | None, key: bytes | None) -> None:
+    cipher = tx.cipher(r.tenant_id)
+    rp, p = s.reports, s.journal_payloads
+    if key is None:
+        tx.conn.execute(
+            update(rp)
+            .where(rp.c.id == r.id)
+            .values(text_enc=b"", position_enc=None, erased_at=tx.now_ms)
+        )
+        if seq is not None:
+            tx.conn.execute(
+                update(p)
+                .where(p.c.tenant_id == r.tenant_id, p.c.seq == seq)
+                .values(payload_enc=None, erased_at=tx.now_ms)
+            )
+        tx.append(
+            r.tenant_id,
+            "retention.erased",
+            {"reason": "retention_ended", "report_ids": [r.id], "messages": 0, "files": 0},
+        )
+        return
+
+    def again(purpose: str, blob: bytes) -> bytes:
+        return cipher.encrypt(purpose, cipher.decrypt_bytes(purpose, blob), key)
+
+    tx.conn.execute(
+        update(rp)
+        .where(rp.c.id == r.id)
+        .values(
+            text_enc=again(f"reports.text/{r.id}", r.text_enc),
+            position_enc=(
+                None
+                if r.position_enc is None
+                else again(f"reports.position/{r.id}", r.position_enc)
+            ),
+            content_key=key,
+        )
+    )
+    if seq is not None:
+        enc = tx.conn.execute(
+            select(p.c.payload_enc).where(p.c.tenant_id == r.tenant_id, p.c.seq == seq)
+        ).scalar()
+        if enc is not None:
+            tx.conn.execute(
+                update(p)
+                .where(p.c.tenant_id == r.tenant_id, p.c.seq == seq)
+                .values(payload_enc=again(f"journal/{seq}", enc), content_key=key)
+            )
+
+
 def get_legacy_files_of(tx: Tx, tenant_id: str, uploader_id: str, doc_class: str) -> list[str]:
     """A person's files of one class stored before content keys (erased by deletion)."""
     b = s.blobs
@@ -315,7 +428,7 @@ def run_erasure(ctx: AppContext) -> dict[str, int]:
     from zunft.retention.gdpr import do_finish_erasures  # gdpr builds on this module
 
     ctx.write(do_expire_client_writes)
-    migrated = ctx.write(do_migrate_legacy)
+    migrated = ctx.write(do_migrate_legacy) + ctx.write(do_migrate_legacy_reports)
     erased, files = ctx.write(do_erase_due)
     delete_erased_files(ctx, files)  # after the commit: never for a rolled-back erasure
     finished = ctx.write(do_finish_erasures)

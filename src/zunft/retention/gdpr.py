@@ -30,6 +30,7 @@ from zunft.retention.erasure import (
     delete_erased_files,
     destroy_keys,
     do_migrate_legacy,
+    do_migrate_legacy_reports,
     erase_files,
     get_legacy_files_of,
 )
@@ -154,6 +155,30 @@ def get_access_data(rx: Rx, actor: Actor, user_id: str) -> dict[str, Any]:
         )
         if user_id in json.loads(r.mentions)
     ]
+    rp = s.reports
+    reports = [
+        {
+            "id": r.id,
+            "number": r.number,
+            "project_id": r.project_id,
+            "category": r.category,
+            "priority": r.priority,
+            "status": r.status,
+            "created_at": r.created_at,
+            "erased": r.erased_at is not None,
+            "text": None
+            if r.erased_at is not None
+            else _dec(rx, tid, f"reports.text/{r.id}", r.text_enc),
+            "position": None
+            if r.erased_at is not None
+            else _json_or_none(_dec(rx, tid, f"reports.position/{r.id}", r.position_enc)),
+        }
+        for r in rx.conn.execute(
+            select(rp)
+            .where(rp.c.tenant_id == tid, rp.c.created_by == user_id)
+            .order_by(rp.c.number)
+        )
+    ]
     b = s.blobs
     files = [
         {
@@ -221,6 +246,7 @@ def get_access_data(rx: Rx, actor: Actor, user_id: str) -> dict[str, Any]:
         "chats": chats,
         "messages": messages,
         "mentioned_in": mentioned,
+        "reports": reports,
         "files": files,
         "sessions": sessions,
         "activity": activity,
@@ -288,6 +314,10 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+def _json_or_none(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
 def access_summary_lines(data: dict[str, Any], business: str) -> list[str]:
     p = data["person"]
     lines = [
@@ -304,6 +334,7 @@ def access_summary_lines(data: dict[str, Any], business: str) -> list[str]:
         "# Was gespeichert ist",
         f"Nachrichten von Ihnen: {len(data['messages'])}",
         f"Nachrichten, in denen Sie erwähnt werden: {len(data['mentioned_in'])}",
+        f"Meldungen von Ihnen: {len(data['reports'])}",
         f"Dateien von Ihnen: {len(data['files'])}",
         f"Unterhaltungen: {len(data['chats'])}",
         f"Angemeldete Geräte: {len(data['sessions'])}",
@@ -414,6 +445,7 @@ def do_request_erasure(tx: Tx, actor: Actor, user_id: str) -> dict[str, Any]:
     years = get_retention_years(tx, tid)
     # Their messages from before content keys get keys first, so they count like the rest.
     do_migrate_legacy(tx, None, tenant_id=tid, sender_id=user_id)
+    do_migrate_legacy_reports(tx, None, tenant_id=tid, author_id=user_id)
     keys = tx.conn.execute(
         select(k.c.id, k.c.chat_id, k.c.doc_class, k.c.year).where(
             k.c.tenant_id == tid, k.c.author_id == user_id, k.c.destroyed_at.is_(None)
