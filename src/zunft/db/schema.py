@@ -125,6 +125,11 @@ projects = Table(
     Column("status", String(16), nullable=False),  # active | completed | archived
     Column("created_at", Millis, nullable=False),
     Column("updated_at", Millis, nullable=False),
+    # Retention: name, address and customer name are under the project's own content key
+    # (content_keys.doc_class "auftrag"; NULL: stored before migration 0007, under the data
+    # key). erased_at: they were erased (the name reads "Auftrag vom … (gelöscht)").
+    Column("content_key", LargeBinary(16), nullable=True),
+    Column("erased_at", Millis, nullable=True),
     Index(None, "tenant_id", "status"),
 )
 
@@ -567,9 +572,10 @@ retention_rules = Table(  # a business's own periods; classes without a row use 
 )
 
 # One key per erasure unit: chat x document class x calendar year x author for messages, or
-# one file (blob_id set). Wrapped by the business's data key (never the KEK); wrapped is NULL
-# once destroyed (crypto-shredding). Not unique: two keys for one unit (two processes making
-# it at once) are harmless, erasure destroys every key of a unit.
+# one file (blob_id set), or one project's master data (doc_class "auftrag", no class of its
+# own: zunft.retention.keys.PROJECT_KEY_CLASS). Wrapped by the business's data key (never the
+# KEK); wrapped is NULL once destroyed (crypto-shredding). Not unique: two keys for one unit
+# (two processes making it at once) are harmless, erasure destroys every key of a unit.
 content_keys = Table(
     "content_keys",
     metadata,

@@ -1,4 +1,12 @@
-"""Projects. A project's members are the members of its team chat, created with it."""
+"""Projects. A project's members are the members of its team chat, created with it.
+
+A project's name, address and customer name (personal data: a customer's name and home) are
+encrypted under the project's own content key (zunft.retention.keys.PROJECT_KEY_CLASS), as is
+the payload of `project.created`. Once the project is completed, its business letters'
+period has ended and nothing of its chats is kept, the daily job destroys that key
+(zunft.retention.erasure.get_due_project_keys); the project then reads "Auftrag vom …
+(gelöscht)".
+"""
 
 from __future__ import annotations
 
@@ -12,8 +20,9 @@ from zunft.chats.service import do_add_member, do_insert_chat, get_visible_chat_
 from zunft.crypto.envelope import TenantCipher
 from zunft.db import schema as s
 from zunft.db.tx import Rx, Tx
-from zunft.errors import Forbidden, Invalid, NotFound
+from zunft.errors import Conflict, Forbidden, Invalid, NotFound
 from zunft.ids import new_id
+from zunft.retention.keys import do_record_project_key
 
 STATUSES = ("active", "completed", "archived")
 
@@ -50,6 +59,7 @@ def project_view(cipher: TenantCipher, row: Any, chat_id: str) -> dict[str, Any]
         "chat_id": chat_id,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
+        "erased": row.erased_at is not None,
     }
 
 
@@ -73,20 +83,24 @@ def do_create_project(
         _staff(tx, actor.tenant_id, uid)
     project_id = new_id()
     cipher = tx.cipher(actor.tenant_id)
+    # The project's own key; its row names the team chat, stored once that exists.
+    key, wrapped = cipher.new_content_key()
     tx.conn.execute(
         insert(s.projects),
         {
             "id": project_id,
             "tenant_id": actor.tenant_id,
-            "name_enc": cipher.encrypt(f"projects.name/{project_id}", name),
-            "address_enc": cipher.encrypt_opt(f"projects.address/{project_id}", address),
-            "customer_name_enc": cipher.encrypt_opt(
-                f"projects.customer_name/{project_id}", customer_name
+            "name_enc": cipher.encrypt(f"projects.name/{project_id}", name, key),
+            "address_enc": _encrypt_opt(cipher, f"projects.address/{project_id}", address, key),
+            "customer_name_enc": _encrypt_opt(
+                cipher, f"projects.customer_name/{project_id}", customer_name, key
             ),
             "lead_id": lead_id,
             "status": "active",
             "created_at": tx.now_ms,
             "updated_at": tx.now_ms,
+            "content_key": key,
+            "erased_at": None,
         },
     )
     tx.append(
@@ -94,15 +108,25 @@ def do_create_project(
         "project.created",
         {"project_id": project_id, "name": name, "lead_id": lead_id},
         actor_id=actor.user_id,
+        key=key,
     )
     chat_id = do_insert_chat(
         tx, tenant_id=actor.tenant_id, kind="project", project_id=project_id, actor_id=actor.user_id
+    )
+    do_record_project_key(
+        tx, actor.tenant_id, key, wrapped, chat_id=chat_id, author_id=actor.user_id
     )
     for uid in dict.fromkeys(u for u in (actor.user_id, lead_id, *member_ids) if u):
         do_add_member(
             tx, tenant_id=actor.tenant_id, chat_id=chat_id, user_id=uid, actor_id=actor.user_id
         )
     return get_project(tx, actor, project_id)
+
+
+def _encrypt_opt(
+    cipher: TenantCipher, purpose: str, value: str | None, key: bytes | None
+) -> bytes | None:
+    return None if value is None else cipher.encrypt(purpose, value, key)
 
 
 def _team_chat(rx: Rx, project_id: str) -> str:
@@ -173,17 +197,23 @@ def do_update_project(
     row, _chat_id = access_project(tx, actor, project_id)
     check_manage_project(actor, row)
     cipher = tx.cipher(actor.tenant_id)
+    key = row.content_key  # None: a project from before content keys (data key)
     values: dict[str, Any] = {}
+    if row.erased_at is not None and {"name", "address", "customer_name"} & set(changes):
+        raise Conflict(
+            "The project's name and address were erased when its retention ended.",
+            code="project_erased",
+        )
     if "name" in changes:
         name = _text(changes["name"], "name", 200, required=True) or ""
-        values["name_enc"] = cipher.encrypt(f"projects.name/{project_id}", name)
+        values["name_enc"] = cipher.encrypt(f"projects.name/{project_id}", name, key)
     if "address" in changes:
         address = _text(changes["address"], "address", 300)
-        values["address_enc"] = cipher.encrypt_opt(f"projects.address/{project_id}", address)
+        values["address_enc"] = _encrypt_opt(cipher, f"projects.address/{project_id}", address, key)
     if "customer_name" in changes:
         customer = _text(changes["customer_name"], "customer_name", 200)
-        values["customer_name_enc"] = cipher.encrypt_opt(
-            f"projects.customer_name/{project_id}", customer
+        values["customer_name_enc"] = _encrypt_opt(
+            cipher, f"projects.customer_name/{project_id}", customer, key
         )
     if "lead_id" in changes:
         if changes["lead_id"] is not None:

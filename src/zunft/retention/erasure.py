@@ -8,7 +8,8 @@ Destroying a unit's key, in one transaction:
 - its ciphertexts are removed from the live database as well: message text and earlier
   versions, search tokens, journal payloads (`payload_enc` NULL, `erased_at` set: `zunft archive
   verify` accepts an erased payload, the entry's hash still chains), problem reports' text
-  and position (the row stays, with `erased_at`), and file rows;
+  and position (the row stays, with `erased_at`), a project's name, address and customer
+  name (it reads "Auftrag vom … (gelöscht)"), and file rows;
 - one journal entry `retention.erased` says what was erased and why.
 File contents are deleted from the blob store after the commit; should that fail, what is
 left there is ciphertext under a destroyed key.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -33,8 +35,20 @@ from zunft.retention.classify import (
     move_message,
 )
 from zunft.retention.holds import get_held_chat_ids
-from zunft.retention.keys import UnitErased, get_unit_key
-from zunft.retention.rules import CLASSES, erase_from_ms, get_retention_years, year_of
+from zunft.retention.keys import (
+    PROJECT_KEY_CLASS,
+    UnitErased,
+    do_record_project_key,
+    get_unit_key,
+)
+from zunft.retention.rules import (
+    CLASSES,
+    GESCHAEFTSBRIEF,
+    LEGAL_TZ,
+    erase_from_ms,
+    get_retention_years,
+    year_of,
+)
 
 # Stored answers of idempotent writes (client_writes) hold message text under the data key.
 # A retry older than this cannot come: a session ends after ZUNFT_SESSION_DAYS (90) unused,
@@ -52,6 +66,7 @@ class Erased:
     units: list[dict[str, Any]] = field(default_factory=list)
     messages: int = 0
     reports: int = 0
+    projects: int = 0
     files: list[tuple[str, str]] = field(default_factory=list)  # (tenant, blob) to delete
 
 
@@ -83,6 +98,13 @@ def destroy_keys(tx: Tx, tenant_id: str, key_ids: list[bytes], erased: Erased) -
         .values(text_enc=b"", position_enc=None, erased_at=tx.now_ms)
     )
     erased.reports += int(result.rowcount or 0)
+    for project in tx.conn.execute(
+        select(s.projects.c.id, s.projects.c.created_at).where(
+            s.projects.c.tenant_id == tenant_id, s.projects.c.content_key.in_(key_ids)
+        )
+    ).all():
+        _blank_project(tx, tenant_id, project.id, project.created_at)
+        erased.projects += 1
     tx.conn.execute(
         update(p)
         .where(p.c.tenant_id == tenant_id, p.c.content_key.in_(key_ids))
@@ -102,6 +124,27 @@ def destroy_keys(tx: Tx, tenant_id: str, key_ids: list[bytes], erased: Erased) -
     cipher = tx.cipher(tenant_id)
     for key_id in key_ids:
         cipher.forget_content_key(key_id)
+
+
+def erased_project_name(created_at: int) -> str:
+    day = datetime.fromtimestamp(created_at / 1000, LEGAL_TZ).strftime("%d.%m.%Y")
+    return f"Auftrag vom {day} (gelöscht)"
+
+
+def _blank_project(tx: Tx, tenant_id: str, project_id: str, created_at: int) -> None:
+    """Replace a project's master data by a neutral name (under the data key: every reader
+    of project names goes on working) and mark it erased."""
+    cipher = tx.cipher(tenant_id)
+    tx.conn.execute(
+        update(s.projects)
+        .where(s.projects.c.id == project_id)
+        .values(
+            name_enc=cipher.encrypt(f"projects.name/{project_id}", erased_project_name(created_at)),
+            address_enc=None,
+            customer_name_enc=None,
+            erased_at=tx.now_ms,
+        )
+    )
 
 
 def erase_files(tx: Tx, tenant_id: str, blob_ids: list[str], erased: Erased) -> None:
@@ -149,6 +192,49 @@ def get_due_keys(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_ROUND) -> 
         ).all()
         due.extend(rows)
     return due[:limit]
+
+
+def get_due_project_keys(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_ROUND) -> list[Any]:
+    """Keys of projects whose master data may go: completed or archived in a year whose
+    business-letter period has ended, no legal hold on it, and nothing of its chats kept any
+    more (every content key of its chats destroyed: a voucher kept eight years keeps the
+    name of its project with it)."""
+    years = get_retention_years(tx, tenant_id)[GESCHAEFTSBRIEF]
+    boundary = erase_from_ms(year_of(tx.now_ms) - years - 1, 0)
+    held = get_held_chat_ids(tx, tenant_id)
+    p, c = s.projects, s.chats
+    project_chats = select(c.c.id).where(c.c.project_id == p.c.id)
+    live_content = (
+        select(_k.c.id)
+        .where(
+            _k.c.chat_id.in_(project_chats),
+            _k.c.doc_class != PROJECT_KEY_CLASS,
+            _k.c.destroyed_at.is_(None),
+        )
+        .exists()
+    )
+    m = s.messages
+    legacy_content = (  # not yet moved into units by do_migrate_legacy: not erased yet either
+        select(m.c.id)
+        .where(m.c.chat_id.in_(project_chats), m.c.content_key.is_(None), m.c.erased_at.is_(None))
+        .exists()
+    )
+    held_chat = select(c.c.id).where(c.c.project_id == p.c.id, c.c.id.in_(sorted(held))).exists()
+    rows = tx.conn.execute(
+        select(p.c.id, p.c.content_key)
+        .where(
+            p.c.tenant_id == tenant_id,
+            p.c.status.in_(["completed", "archived"]),
+            p.c.erased_at.is_(None),
+            p.c.content_key.is_not(None),
+            p.c.updated_at < boundary,
+            ~live_content,
+            ~legacy_content,
+            ~held_chat,
+        )
+        .limit(limit)
+    ).all()
+    return list(rows)
 
 
 def get_due_legacy_files(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_ROUND) -> list[str]:
@@ -222,6 +308,21 @@ def do_erase_due(tx: Tx) -> tuple[int, list[tuple[str, str]]]:
             )
             total += len(due)
             files.extend(erased.files)
+        projects = get_due_project_keys(tx, tenant_id)
+        if projects:
+            erased = Erased()
+            destroy_keys(tx, tenant_id, [bytes(r.content_key) for r in projects], erased)
+            tx.append(
+                tenant_id,
+                "retention.erased",
+                {
+                    "reason": "retention_ended",
+                    "project_ids": sorted(r.id for r in projects),
+                    "messages": 0,
+                    "files": 0,
+                },
+            )
+            total += len(projects)
     return total, files
 
 
@@ -330,6 +431,89 @@ def do_migrate_legacy_reports(
     return len(rows)
 
 
+def do_migrate_legacy_projects(tx: Tx, limit: int | None = LEGACY_BATCH) -> int:
+    """Give projects stored before migration 0007 their own key: name, address, customer
+    name and the `project.created` payload are re-encrypted under it. Returns how many."""
+    p = s.projects
+    query = (
+        select(p, s.chats.c.id.label("team_chat"))
+        .join(s.chats, (s.chats.c.project_id == p.c.id) & (s.chats.c.kind == "project"))
+        .where(p.c.content_key.is_(None), p.c.erased_at.is_(None))
+        .order_by(p.c.tenant_id, p.c.created_at)
+    )
+    rows = tx.conn.execute(query if limit is None else query.limit(limit)).all()
+    created: dict[str, dict[str, tuple[int, str | None]]] = {}
+    for r in rows:
+        if r.tenant_id not in created:
+            created[r.tenant_id] = _project_created_entries(tx, r.tenant_id)
+        seq, author = created[r.tenant_id].get(r.id, (None, None))
+        author = author or r.lead_id or _an_owner(tx, r.tenant_id)
+        cipher = tx.cipher(r.tenant_id)
+        key, wrapped = cipher.new_content_key()
+        do_record_project_key(tx, r.tenant_id, key, wrapped, chat_id=r.team_chat, author_id=author)
+
+        values: dict[str, Any] = {"content_key": key}
+        for column, purpose in (
+            ("name_enc", "projects.name"),
+            ("address_enc", "projects.address"),
+            ("customer_name_enc", "projects.customer_name"),
+        ):
+            blob = getattr(r, column)
+            if blob is not None:
+                plain = cipher.decrypt_bytes(f"{purpose}/{r.id}", blob)
+                values[column] = cipher.encrypt(f"{purpose}/{r.id}", plain, key)
+        tx.conn.execute(update(p).where(p.c.id == r.id).values(**values))
+        if seq is not None:
+            _reencrypt_payload(tx, r.tenant_id, seq, key)
+    return len(rows)
+
+
+def _project_created_entries(tx: Tx, tenant_id: str) -> dict[str, tuple[int, str | None]]:
+    """project id -> (seq, actor) of the business's `project.created` entries."""
+    j, p = s.journal, s.journal_payloads
+    cipher = tx.cipher(tenant_id)
+    found: dict[str, tuple[int, str | None]] = {}
+    for row in tx.conn.execute(
+        select(j.c.seq, j.c.actor_id, p.c.payload_enc)
+        .join(p, (p.c.tenant_id == j.c.tenant_id) & (p.c.seq == j.c.seq))
+        .where(j.c.tenant_id == tenant_id, j.c.kind == "project.created")
+    ):
+        if row.payload_enc is None:
+            continue
+        payload = json.loads(cipher.decrypt_bytes(f"journal/{row.seq}", row.payload_enc))
+        found[payload["project_id"]] = (int(row.seq), row.actor_id)
+    return found
+
+
+def _an_owner(tx: Tx, tenant_id: str) -> str:
+    u = s.users
+    return str(
+        tx.conn.execute(
+            select(u.c.id)
+            .where(u.c.tenant_id == tenant_id, u.c.kind == "staff", u.c.role == "owner")
+            .order_by(u.c.created_at)
+        )
+        .scalars()
+        .first()
+    )
+
+
+def _reencrypt_payload(tx: Tx, tenant_id: str, seq: int, key: bytes) -> None:
+    p = s.journal_payloads
+    cipher = tx.cipher(tenant_id)
+    enc = tx.conn.execute(
+        select(p.c.payload_enc).where(p.c.tenant_id == tenant_id, p.c.seq == seq)
+    ).scalar()
+    if enc is None:
+        return
+    plain = cipher.decrypt_bytes(f"journal/{seq}", enc)
+    tx.conn.execute(
+        update(p)
+        .where(p.c.tenant_id == tenant_id, p.c.seq == seq)
+        .values(payload_enc=cipher.encrypt(f"journal/{seq}", plain, key), content_key=key)
+    )
+
+
 def _report_created_seq(tx: Tx, tenant_id: str, team_chat: str, report_id: str) -> int | None:
     """The seq of a report's `report.created` entry (its payload names the report)."""
     j, p = s.journal, s.journal_payloads
@@ -387,15 +571,7 @@ def _move_or_erase_report(tx: Tx, r: Any, seq: int | None, key: bytes | None) ->
         )
     )
     if seq is not None:
-        enc = tx.conn.execute(
-            select(p.c.payload_enc).where(p.c.tenant_id == r.tenant_id, p.c.seq == seq)
-        ).scalar()
-        if enc is not None:
-            tx.conn.execute(
-                update(p)
-                .where(p.c.tenant_id == r.tenant_id, p.c.seq == seq)
-                .values(payload_enc=again(f"journal/{seq}", enc), content_key=key)
-            )
+        _reencrypt_payload(tx, r.tenant_id, seq, key)
 
 
 def get_legacy_files_of(tx: Tx, tenant_id: str, uploader_id: str, doc_class: str) -> list[str]:
@@ -428,7 +604,11 @@ def run_erasure(ctx: AppContext) -> dict[str, int]:
     from zunft.retention.gdpr import do_finish_erasures  # gdpr builds on this module
 
     ctx.write(do_expire_client_writes)
-    migrated = ctx.write(do_migrate_legacy) + ctx.write(do_migrate_legacy_reports)
+    migrated = (
+        ctx.write(do_migrate_legacy)
+        + ctx.write(do_migrate_legacy_reports)
+        + ctx.write(do_migrate_legacy_projects)
+    )
     erased, files = ctx.write(do_erase_due)
     delete_erased_files(ctx, files)  # after the commit: never for a rolled-back erasure
     finished = ctx.write(do_finish_erasures)

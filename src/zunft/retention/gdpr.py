@@ -448,7 +448,10 @@ def do_request_erasure(tx: Tx, actor: Actor, user_id: str) -> dict[str, Any]:
     do_migrate_legacy_reports(tx, None, tenant_id=tid, author_id=user_id)
     keys = tx.conn.execute(
         select(k.c.id, k.c.chat_id, k.c.doc_class, k.c.year).where(
-            k.c.tenant_id == tid, k.c.author_id == user_id, k.c.destroyed_at.is_(None)
+            k.c.tenant_id == tid,
+            k.c.author_id == user_id,
+            k.c.destroyed_at.is_(None),
+            k.c.doc_class.in_(CLASSES),  # not a project's key: its name is not theirs
         )
     ).all()
     # Internal small talk has no legal retention duty: the business's own period yields to
@@ -672,7 +675,10 @@ def do_finish_erasures(tx: Tx) -> int:
     for r in open_rows:
         left = tx.conn.execute(
             select(k.c.id).where(
-                k.c.tenant_id == r.tenant_id, k.c.author_id == r.user_id, k.c.destroyed_at.is_(None)
+                k.c.tenant_id == r.tenant_id,
+                k.c.author_id == r.user_id,
+                k.c.destroyed_at.is_(None),
+                k.c.doc_class.in_(CLASSES),
             )
         ).first()
         if left is not None:

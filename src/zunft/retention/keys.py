@@ -91,6 +91,34 @@ def do_make_file_key(
     return key_id
 
 
+# A project's own key (its name, address and customer name): not a document class, so no
+# unit lookup, no class rule and no GDPR request by author ever finds it; only
+# zunft.retention.erasure.get_due_project_keys destroys it.
+PROJECT_KEY_CLASS = "auftrag"
+
+
+def do_record_project_key(
+    tx: Tx, tenant_id: str, key_id: bytes, wrapped: bytes, *, chat_id: str, author_id: str
+) -> None:
+    """Store a project's key, made with `new_content_key()` before the project's team chat
+    existed (the key row names that chat)."""
+    _INSERT.run(
+        tx.conn,
+        {
+            "id": key_id,
+            "tenant_id": tenant_id,
+            "chat_id": chat_id,
+            "doc_class": PROJECT_KEY_CLASS,
+            "year": year_of(tx.now_ms),
+            "author_id": author_id,
+            "blob_id": None,
+            "wrapped": wrapped,
+            "created_at": tx.now_ms,
+            "destroyed_at": None,
+        },
+    )
+
+
 def get_key_unit(tx: Tx, key_id: bytes) -> tuple[str, str, int, str] | None:
     """(chat, class, year, author) of a content key."""
     row = tx.conn.execute(
