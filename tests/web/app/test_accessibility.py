@@ -34,6 +34,7 @@ def serious(page: Any) -> list[str]:
         "/#/admin/users",
         "/#/admin/projects",
         "/#/admin/archive",
+        "/#/new",
     ],
 )
 def test_no_serious_violations(

@@ -269,6 +269,8 @@ function route() {
       const [id, seq] = arg.split("/");
       return renderChat(decodeURIComponent(id), /^\d+$/.test(seq || "") ? Number(seq) : null);
     }
+    case "new":
+      return renderNewChatScreen();
     case "search":
       return renderSearch();
     case "devices":
@@ -497,7 +499,15 @@ async function logoutLocal() {
 const KIND_LABEL = { project: "kind_project", customer: "kind_customer", channel: "kind_channel", direct: "kind_direct" };
 
 function renderList() {
-  fillList(shell(t("nav_chats")));
+  const start = h("a", { class: "top-btn", href: "#/new", id: "new-chat" }, t("newchat_open"));
+  fillList(shell(t("nav_chats"), { actions: start }));
+}
+
+// Neuer Chat (newchat.js): a 1:1 chat with a colleague, or a channel (owner, office).
+async function renderNewChatScreen() {
+  const { renderNewChat } = await import("./newchat.js");
+  await state.loaded; // the colleagues to choose from
+  if ((location.hash || "#/") === "#/new" && state.me) renderNewChat(shell(t("newchat_title"), { back: "#/" }));
 }
 
 // The chat list into a container: the list screen, or the left pane next to a chat on a
