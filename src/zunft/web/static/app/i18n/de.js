@@ -424,4 +424,6 @@ export default {
   docs_tom: "Technische und organisatorische Maßnahmen (Art. 32 DSGVO)",
   docs_verfahrensdokumentation: "Verfahrensdokumentation (GoBD)",
   docs_verzeichnis: "Verzeichnis von Verarbeitungstätigkeiten (Art. 30 DSGVO)",
+  // mentions of me in the chat view
+  mention_you: "Erwähnt Sie",
 };

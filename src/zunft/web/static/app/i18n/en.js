@@ -424,4 +424,6 @@ export default {
   docs_tom: "Technical and organisational measures (Art. 32 GDPR)",
   docs_verfahrensdokumentation: "Process documentation (GoBD)",
   docs_verzeichnis: "Record of processing activities (Art. 30 GDPR)",
+  // mentions of me in the chat view
+  mention_you: "Mentions you",
 };
