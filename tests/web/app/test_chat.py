@@ -3,6 +3,7 @@ edit, delete and read state."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -143,6 +144,60 @@ def test_mention_autocomplete_and_typing(people: Any, ctx: AppContext, biz: Busi
     expect(lead.page.locator(".typing")).to_have_text("")
     page = ctx.read(lambda rx: get_history(rx, biz.actor("lead"), chat_id))
     assert page["messages"][0]["mentions"] == [biz.users["lead"]]
+
+
+def test_mentions_of_me_are_marked(people: Any, ctx: AppContext, biz: Business) -> None:
+    project(ctx, biz)
+    lead, worker, office = people("lead"), people("worker"), people("office")
+    for person in (lead, worker, office):
+        open_chat(person, "Badsanierung Schmidt")
+        expect(person.page.locator("html")).to_have_attribute("data-stream", "ready")
+    box = worker.page.get_by_label("Nachricht schreiben")
+    box.press_sequentially("Frage an @Le")
+    expect(worker.page.get_by_role("option")).to_have_text(["@Lead mueller"])
+    box.press("Enter")  # picks the suggestion
+    box.press_sequentially("kommt der Elektriker?")
+    box.press("Enter")
+    box.fill("@alle Morgen um 7 Baubesprechung.")
+    box.press("Enter")
+    question = "Frage an @Lead mueller kommt der Elektriker?"
+
+    marked = re.compile(r"\bmentions-me\b")
+    # The lead, live: marked by a border, a background, bold and words, not colour alone.
+    msg = lead.page.locator(".msg", has_text="kommt der Elektriker?")
+    expect(msg).to_have_class(marked)
+    expect(msg.locator("mark.mention")).to_have_text("@Lead mueller")
+    expect(msg.locator(".mention-tag")).to_have_text("@ Erwähnt Sie")
+    expect(msg).to_have_attribute("aria-label", "Erwähnt Sie. Worker mueller: " + question)
+    # (one evaluation: the list may be redrawn between two, e.g. for a read marker)
+    weight, border = lead.page.evaluate(
+        """() => {
+            const m = document.querySelector(".msg.mentions-me");
+            return [getComputedStyle(m.querySelector("mark")).fontWeight,
+                    getComputedStyle(m).borderLeftWidth];
+        }"""
+    )
+    assert (weight, border) == ("700", "5px")
+    # The writer and the office see the name in bold, but not as a mention of them.
+    for other in (worker, office):
+        theirs = other.page.locator(".msg", has_text="kommt der Elektriker?")
+        expect(theirs.locator("strong.mention")).to_have_text("@Lead mueller")
+        expect(theirs).not_to_have_class(marked)
+        expect(theirs.locator("mark, .mention-tag")).to_have_count(0)
+    # @alle is everybody's mention, except the writer's.
+    for person in (lead, office):
+        everyone = person.page.locator(".msg", has_text="Baubesprechung")
+        expect(everyone).to_have_class(marked)
+        expect(everyone.locator("mark.mention")).to_have_text("@alle")
+    expect(worker.page.locator(".msg.mentions-me")).to_have_count(0)
+    lead.shot("chat-mention")
+    # Drawn from the history the same way (a reload).
+    lead.page.reload()
+    expect(lead.page.locator(".msg.mentions-me")).to_have_count(2)
+    expect(lead.page.locator(".msg.mentions-me mark")).to_have_text(["@Lead mueller", "@alle"])
+    office.page.reload()
+    expect(office.page.locator(".msg", has_text="Baubesprechung")).to_have_class(marked)
+    expect(office.page.locator(".msg.mentions-me")).to_have_count(1)
 
 
 def test_a_refused_message_says_why_and_gives_its_text_back(

@@ -14,10 +14,16 @@ from tests.factories import Business
 from tests.realtime.live import Live
 from tests.web.app.conftest import DESKTOP, PHONE, Person
 from tests.web.app.test_accessibility import serious
+from zunft.accounts.actor import Actor
 from zunft.clock import FakeClock
 from zunft.context import AppContext
 from zunft.customers.consent import do_publish_consent_text, get_current_consent
-from zunft.customers.service import do_create_customer_invitation
+from zunft.customers.service import (
+    do_accept_customer_invitation,
+    do_create_customer_invitation,
+    do_withdraw_consent,
+)
+from zunft.messages.service import do_send_message
 from zunft.projects.service import do_create_project
 
 PROJECT = "Badsanierung Schmidt"
@@ -278,3 +284,152 @@ def test_customer_screens_have_no_serious_violations(
     office.page.goto(f"/#/customers/{project['id']}")
     expect(office.page.locator("#cust-list")).to_contain_text("Erika Zander")
     assert serious(office.page) == []
+
+
+def accept(ctx: AppContext, biz: Business, token: str) -> tuple[Actor, str]:
+    """The customer accepts the link outside the browser (the current consent text): their
+    actor and the customer chat."""
+    consent = ctx.read(lambda rx: get_current_consent(rx, biz.tenant_id))
+    actor, chat_id, _session = ctx.write(
+        lambda tx: do_accept_customer_invitation(
+            tx,
+            token=token,
+            consent_version=consent["version"],
+            consent_sha256=consent["sha256"],
+            device_name="Telefon",
+            kind="bearer",
+            days=30,
+        )
+    )
+    return actor, chat_id
+
+
+def test_a_known_customer_is_invited_to_a_further_project(
+    people: Any, live: Live, ctx: AppContext, biz: Business
+) -> None:
+    def project(name: str) -> dict[str, Any]:
+        return ctx.write(
+            lambda tx: do_create_project(
+                tx, biz.actor("office"), name=name, lead_id=biz.users["lead"], member_ids=[]
+            )
+        )
+
+    first, second, third = (
+        make_project(ctx, biz),
+        project("Dachgaube Schmidt"),
+        project("Heizung Weber"),
+    )
+    # Erika says yes to the first project in her browser; the third project has two customers
+    # of its own, one of whom withdrew (never offered again).
+    customer = people("worker", login=False)
+    cp = customer.page
+    open_link(customer, live, invite(ctx, biz, first["id"]))
+    cp.get_by_role("button", name="Einverstanden – weiter zum Chat").click()
+    expect(cp.locator(".topbar .title")).to_have_text(PROJECT)
+    erika = cp.request.get("/api/v1/customer/me").json()["id"]
+    accept(ctx, biz, invite(ctx, biz, third["id"], "Karl Berger"))
+    jana, _ = accept(ctx, biz, invite(ctx, biz, third["id"], "Jana Roth"))
+    ctx.write(lambda tx: do_withdraw_consent(tx, jana))
+
+    office = people("office")
+    page = office.page
+    page.goto(f"/#/customers/{second['id']}")
+    expect(page.locator(".topbar .title")).to_have_text("Kunden · Dachgaube Schmidt")
+    page.get_by_label("Bekannten Kunden aus einem anderen Auftrag").check()
+    expect(page.get_by_label("Name des Kunden")).to_be_hidden()
+    picker = page.get_by_label("Kunde", exact=True)
+    expect(picker.locator("option")).to_have_text(
+        ["Erika Zander (Badsanierung Schmidt)", "Karl Berger (Heizung Weber)"]
+    )
+    picker.select_option(label="Erika Zander (Badsanierung Schmidt)")
+    shots(office, "customer-invite-known")
+    assert serious(page) == []
+    page.get_by_role("button", name="Einladung erstellen").click()
+    expect(page.get_by_role("heading", name="Einladung für Erika Zander")).to_be_visible()
+    expect(page.locator("#cust-invitations")).to_contain_text("Erika Zander")
+    url = page.get_by_label("Link für den Kunden").input_value()
+
+    # The same person opens it: her name, the new project; accepting adds its chat.
+    open_link(customer, live, url.split("#")[1])
+    expect(cp.get_by_role("heading", name="Guten Tag, Erika Zander,")).to_be_visible()
+    expect(cp.get_by_text("zu einem Chat über den Auftrag „Dachgaube Schmidt“")).to_be_visible()
+    cp.get_by_role("button", name="Einverstanden – weiter zum Chat").click()
+    # Both her chats, and nothing else: no other project, no other customer, no tabs.
+    chats = cp.locator("#cust-chats-list button")
+    expect(chats).to_have_text(["Badsanierung Schmidt", "Dachgaube Schmidt"])
+    expect(cp.locator(".tabs")).to_have_count(0)
+    shots(customer, "customer-two-chats")
+    me = cp.request.get("/api/v1/customer/me").json()
+    assert me["id"] == erika  # the same account
+    assert sorted(c["project_name"] for c in me["chats"]) == [PROJECT, "Dachgaube Schmidt"]
+    chats.get_by_text("Dachgaube Schmidt").click()
+    expect(cp.locator(".topbar .title")).to_have_text("Dachgaube Schmidt")
+    expect(cp.locator("html")).to_have_attribute("data-stream", "ready")
+    cp.get_by_label("Nachricht schreiben").fill("Wann wird das Dach gedeckt?")
+    cp.get_by_label("Nachricht schreiben").press("Enter")
+    expect(cp.locator(".msg.mine .state")).to_have_text("gesendet")
+    cp.get_by_role("button", name="Alle Ihre Chats").click()
+    chats.get_by_text(PROJECT).click()
+    expect(cp.locator(".topbar .title")).to_have_text(PROJECT)
+    expect(cp.locator(".msg")).to_have_count(0)  # the other chat's message stays there
+
+    # The office: Erika is a customer of this project now, so no longer offered here.
+    page.reload()
+    expect(page.locator("#cust-list")).to_contain_text("Erika Zander")
+    expect(page.locator("#cust-known option")).to_have_text(["Karl Berger (Heizung Weber)"])
+
+
+def test_the_project_lead_sees_the_open_questions_of_their_customer_chats(
+    people: Any, live: Live, ctx: AppContext, biz: Business, clock: FakeClock
+) -> None:
+    def project(name: str, lead: str | None) -> dict[str, Any]:
+        return ctx.write(
+            lambda tx: do_create_project(tx, biz.actor("office"), name=name, lead_id=lead)
+        )
+
+    first = make_project(ctx, biz)  # led by the lead
+    second = project("Dachgaube Schmidt", biz.users["lead"])
+    other = project("Heizung Weber", None)  # no lead: its customer chat is not the lead's
+    for p, name, text in (
+        (first, "Erika Zander", "Wann kommen Sie morgen?"),
+        (second, "Jana Roth", "Ist das Dach dicht?"),
+        (other, "Karl Berger", "Wer ruft mich zurück?"),
+    ):
+        customer, chat_id = accept(ctx, biz, invite(ctx, biz, p["id"], name))
+        clock.advance(minutes=1)  # oldest first: one after the other
+        ctx.write(
+            lambda tx, customer=customer, chat_id=chat_id, text=text: do_send_message(
+                tx, customer, chat_id, text=text
+            )
+        )
+
+    lead = people("lead")
+    page = lead.page
+    page.goto("/")
+    page.get_by_role("link", name=PROJECT).first.click()
+    page.get_by_role("link", name="Kunden").click()
+    # This project's question on its customers screen.
+    questions = page.locator("#project-questions .chat-item")
+    expect(questions).to_have_count(1)
+    expect(questions).to_contain_text("Erika Zander · Badsanierung Schmidt")
+    expect(questions).to_contain_text("Wann kommen Sie morgen?")
+    expect(questions).to_contain_text("Antwort bis")
+    shots(lead, "customer-project-questions")
+    # All of the lead's: their two projects, not the one they have no part in.
+    page.get_by_role("link", name="Alle offenen Kundenfragen").click()
+    expect(page.locator(".topbar .title")).to_have_text("Kundenfragen")
+    mine = page.locator("#questions .chat-item")
+    expect(mine).to_have_count(2)
+    expect(mine.nth(0)).to_contain_text("Erika Zander · Badsanierung Schmidt")
+    expect(mine.nth(1)).to_contain_text("Jana Roth · Dachgaube Schmidt")
+    assert serious(page) == []
+    # Answered from there, the question is gone.
+    mine.nth(1).click()
+    expect(page.locator(".topbar .title")).to_have_text("Jana Roth")
+    expect(page.locator("html")).to_have_attribute("data-stream", "ready")
+    page.get_by_label("Nachricht schreiben").fill("Ja, seit gestern.")
+    page.get_by_label("Nachricht schreiben").press("Enter")
+    expect(page.locator(".msg.mine .state")).to_have_text("gesendet")
+    page.goto("/#/questions")
+    expect(mine).to_have_count(1)
+    expect(mine).to_contain_text("Erika Zander")

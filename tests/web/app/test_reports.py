@@ -16,7 +16,8 @@ from tests.web.app.test_accessibility import serious
 from tests.web.app.test_customers import PROJECT, make_project, shots
 from zunft.context import AppContext
 from zunft.hours.service import get_rules
-from zunft.reports.service import do_create_report, do_set_status
+from zunft.projects.service import do_create_project
+from zunft.reports.service import do_add_routing_rule, do_create_report, do_set_status
 
 
 def raise_report(
@@ -162,3 +163,90 @@ def test_routing_rules_refuse_a_loop(people: Any, ctx: AppContext, biz: Business
     assert ctx.read(lambda rx: get_rules(rx, biz.tenant_id))["escalation_minutes"] == 45
     shots(office, "report-routing")
     assert serious(page) == []
+
+
+def test_the_project_lead_overrides_routing_for_their_project(
+    people: Any, ctx: AppContext, biz: Business
+) -> None:
+    project = make_project(ctx, biz)
+    elsewhere = ctx.write(
+        lambda tx: do_create_project(
+            tx,
+            biz.actor("office"),
+            name="Heizung Weber",
+            lead_id=biz.users["lead"],
+            member_ids=[biz.users["worker"]],
+        )
+    )
+    # The business's rule (the office's): the lead sees it, but cannot change it there.
+    ctx.write(
+        lambda tx: do_add_routing_rule(
+            tx, biz.actor("office"), category="sicherheit", target_kind="role", target="office"
+        )
+    )
+    lead = people("lead")
+    page = lead.page
+    page.goto("/")
+    # From the project chat: its customers screen, then the project's routing.
+    page.get_by_role("link", name=PROJECT).first.click()
+    page.get_by_role("link", name="Kunden").click()
+    page.get_by_role("navigation", name="Dieser Auftrag").get_by_role(
+        "link", name="Meldewege"
+    ).click()
+    expect(page.locator(".topbar .title")).to_have_text(f"Meldewege · {PROJECT}")
+    expect(page.locator("#business-rules li")).to_have_count(1)
+    expect(page.locator("#business-rules li")).to_contain_text("Sicherheit → Rolle: Büro")
+    expect(page.locator("#business-rules button")).to_have_count(0)
+    expect(page.locator("#project-rules")).to_contain_text("Keine eigenen Regeln")
+
+    def rule(category: str, kind: str, target: str) -> None:
+        page.get_by_label("Kategorie", exact=True).select_option(label=category)
+        page.get_by_label("Geht an").select_option(label=kind)
+        page.get_by_label("Ziel").select_option(label=target)
+        page.get_by_role("button", name="Regel speichern").click()
+
+    rule("Mangel", "Person", "Apprentice mueller")
+    expect(page.locator("#project-rules li")).to_have_count(1)
+    expect(page.locator("#project-rules li")).to_contain_text("Mangel → Apprentice mueller")
+
+    # A new Mangel in this project goes to that person; in the lead's other project it does not.
+    here = raise_report(ctx, biz, project["id"], "mangel", "normal", "Fliese gesprungen")
+    there = raise_report(ctx, biz, elsewhere["id"], "mangel", "normal", "Heizkörper undicht")
+    assert here["assignee_id"] == biz.users["apprentice"]
+    assert there["assignee_id"] == biz.users["lead"]
+    page.goto(f"/#/report/{here['id']}")
+    expect(page.locator("#rep-chain li.current")).to_contain_text("Apprentice mueller")
+
+    # A rule that would send reports round in a circle is refused, in German, with the circle.
+    page.goto(f"/#/routing/{project['id']}")
+    rule("Terminproblem", "wie Kategorie", "Mangel")
+    expect(page.locator("#project-rules li")).to_have_count(2)
+    rule("Mangel", "wie Kategorie", "Terminproblem")
+    expect(page.locator("#routing-msg")).to_have_text(
+        "Diese Regel würde Meldungen im Kreis schicken (Mangel → Terminproblem → Mangel) "
+        "und ist nicht gespeichert."
+    )
+    expect(page.locator("#project-rules li")).to_have_count(2)
+    shots(lead, "report-routing-project")
+    assert serious(page) == []
+
+    # Removed, the override no longer applies: the next Mangel goes to the lead again.
+    page.get_by_role("button", name="Löschen: Mangel → Apprentice mueller").click()
+    expect(page.locator("#project-rules li")).to_have_count(1)
+    expect(page.locator("#project-rules li")).to_contain_text("Terminproblem → wie Mangel")
+    again = raise_report(ctx, biz, project["id"], "mangel", "normal", "Noch eine Fliese")
+    assert again["assignee_id"] == biz.users["lead"]
+
+
+def test_only_the_lead_changes_a_projects_routing(
+    people: Any, ctx: AppContext, biz: Business
+) -> None:
+    project = make_project(ctx, biz)
+    worker = people("worker")
+    page = worker.page
+    page.goto(f"/#/reports/{project['id']}")
+    expect(page.get_by_role("link", name="Meldung", exact=True)).to_be_visible()
+    expect(page.get_by_role("navigation", name="Dieser Auftrag")).to_have_count(0)
+    page.goto(f"/#/routing/{project['id']}")
+    expect(page.locator("#project-rules")).to_contain_text("Keine eigenen Regeln")
+    expect(page.get_by_role("button", name="Regel speichern")).to_have_count(0)

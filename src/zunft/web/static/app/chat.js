@@ -412,18 +412,20 @@ export class ChatView {
   renderMessage(m) {
     const mine = m.sender_id === this.state.me.id;
     const replied = m.reply_to_id ? this.byId.get(m.reply_to_id) : null;
+    const forMe = !mine && !gone(m) && (m.mention_all || (m.mentions || []).includes(this.state.me.id));
     const el = h("li", {
-      class: "msg" + (mine ? " mine" : "") + (gone(m) ? " deleted" : "") + (this.selected === m.id ? " selected" : "") + (this.hit === m.id ? " hit" : ""),
+      class: "msg" + (mine ? " mine" : "") + (gone(m) ? " deleted" : "") + (this.selected === m.id ? " selected" : "") + (this.hit === m.id ? " hit" : "") + (forMe ? " mentions-me" : ""),
       tabindex: "0",
       dataset: { key: m.id, id: m.id, seq: String(m.seq) },
-      "aria-label": (mine ? t("you") : userName(m.sender_id)) + ": " + (gone(m) || m.text || t("media_attachment")),
+      "aria-label": (forMe ? t("mention_you") + ". " : "") + (mine ? t("you") : userName(m.sender_id)) + ": " + (gone(m) || m.text || t("media_attachment")),
     },
     mine ? null : h("span", { class: "sender" }, userName(m.sender_id)),
     m.reply_to_id ? h("blockquote", { class: "quote" },
       replied ? (replied.deleted ? t("message_deleted") : `${userName(replied.sender_id)}: ${replied.text}`) : t("reply_earlier")) : null,
-    h("span", { class: "text" }, gone(m) || m.text),
+    h("span", { class: "text" }, gone(m) || this.mentionText(m)),
     renderAttachments(m, (a) => this.openViewer(a)),
     h("span", { class: "meta" },
+      forMe ? h("span", { class: "tag mention-tag" }, "@ " + t("mention_you")) : null,
       h("time", null, formatTime(m.created_at)),
       m.edited_at && !gone(m) ? h("span", { class: "edited" }, t("edited")) : null,
       mine && !gone(m) ? h("span", { class: "state" }, this.readState(m)) : null),
@@ -436,6 +438,27 @@ export class ChatView {
       }
     });
     return el;
+  }
+
+  // The text with its @-mentions as nodes: a mention of me (my name, or @alle) is a <mark>
+  // (background and bold), others' names bold. A name changed since is left as typed.
+  mentionText(m) {
+    const me = this.state.me;
+    const toMe = m.sender_id !== me.id;
+    const names = new Map(); // "@name" (lower case) -> mentions me
+    for (const id of m.mentions || []) {
+      const name = id === me.id ? me.name : (this.state.users.get(id) || {}).name;
+      if (name) names.set("@" + name.toLocaleLowerCase(), toMe && id === me.id);
+    }
+    if (m.mention_all) names.set("@alle", toMe);
+    if (!m.text || !names.size) return m.text;
+    const escape = (x) => x.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    // Longest first, and whole names only ("@alle" is not the start of "@allendorf").
+    const pattern = new RegExp("(" + [...names.keys()].sort((a, b) => b.length - a.length).map(escape).join("|") + ")(?![\\p{L}\\p{N}])", "iu");
+    return m.text.split(pattern).map((part, i) => {
+      if (i % 2 === 0) return part;
+      return names.get(part.toLocaleLowerCase()) ? h("mark", { class: "mention me" }, part) : h("strong", { class: "mention" }, part);
+    });
   }
 
   renderPending(e, failedCode) {
@@ -656,7 +679,7 @@ export class ChatView {
         if (!d.message_id) return;  // replayed after its retention ended: erased (history has it)
         this.put({
           id: d.message_id, chat_id: ev.chat_id, seq: ev.seq, sender_id: d.sender_id, text: d.text,
-          reply_to_id: d.reply_to_id, mentions: d.mentions || [], created_at: ev.ts,
+          reply_to_id: d.reply_to_id, mentions: d.mentions || [], mention_all: !!d.mention_all, created_at: ev.ts,
           edited_at: null, edit_count: 0, deleted: false,
         });
         if (d.attachments && d.attachments.length) {

@@ -1,10 +1,12 @@
 // Staff screens for customers (docs/customers.md, docs/webapp.md): a project's customers
-// (#/customers/<project id>: invite with link, QR code and e-mail, open invitations, customers
-// with their consent state), open customer questions and the consent text (admin sections).
+// (#/customers/<project id>: its open questions; invite a new customer or one known from
+// another project, with link, QR code and e-mail; open invitations; customers with their
+// consent state), open customer questions (admin section, and #/questions for a project lead)
+// and the consent text (admin section).
 import { del, get, post } from "./api.js";
 import { h, clear } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
-import { errorText, field, state } from "./main.js";
+import { errorText, field, isAdmin, projectNav, state } from "./main.js";
 
 const enc = encodeURIComponent;
 
@@ -19,17 +21,36 @@ const guard = (box, fn) => async (...args) => {
 };
 
 export function renderScreen(screen, projectId, shell) {
+  if (screen === "questions") return questionsScreen(shell);
   const p = state.projects.get(projectId);
   const chat = [...state.chats.values()].find((c) => c.project_id === projectId && c.kind === "project");
   const main = shell(t("cust_staff_title", { project: p ? p.name : "" }), { back: chat ? "#/chat/" + enc(chat.id) : "#/" });
   const result = h("div", { id: "invite-result", "aria-live": "polite" });
   const invitations = h("ul", { class: "plain-list", id: "cust-invitations" });
   const customers = h("ul", { class: "plain-list", id: "cust-list" });
+  const questions = h("ul", { class: "plain-list", id: "project-questions" });
   const msg = h("p", { role: "status", class: "notice" });
+  const nameField = field("cust-name", t("cust_invite_name"), { name: "name", required: true, maxlength: "100", autocomplete: "off" });
+  const nameInput = nameField.querySelector("input");
+  // A customer known from another project (same account): picked here instead of typed.
+  const knownSelect = h("select", { id: "cust-known", name: "customer_id" });
+  const knownField = h("div", { class: "field", hidden: true }, h("label", { for: "cust-known" }, t("cust_known_label")), knownSelect);
+  const choice = h("fieldset", { class: "prio", id: "cust-who", hidden: true }, h("legend", null, t("cust_who")),
+    ["new", "known"].map((v) => h("label", { class: "radio" },
+      h("input", { type: "radio", name: "who", value: v, checked: v === "new" }), t("cust_who_" + v))));
+  const known = () => !choice.hidden && choice.querySelector("input[value=known]").checked;
+  const showChoice = () => {
+    const k = known();
+    nameField.hidden = k;
+    nameInput.disabled = k; // a hidden field is neither asked for nor in the way of submitting
+    nameInput.required = !k;
+    knownField.hidden = !k;
+  };
+  choice.addEventListener("change", showChoice);
   const form = h("form", { class: "card" },
     h("h2", null, t("cust_invite_title")),
     h("p", { class: "muted" }, t("cust_invite_hint")),
-    field("cust-name", t("cust_invite_name"), { name: "name", required: true, maxlength: "100", autocomplete: "off" }),
+    choice, nameField, knownField,
     field("cust-email", t("cust_invite_email"), { name: "email", type: "email", maxlength: "254", autocomplete: "off" }),
     h("div", { class: "check" },
       h("input", { type: "checkbox", id: "cust-send", name: "send_email" }),
@@ -39,11 +60,14 @@ export function renderScreen(screen, projectId, shell) {
     e.preventDefault();
     clear(result);
     const email = form.querySelector("#f-cust-email").value.trim();
-    const body = { name: form.querySelector("#f-cust-name").value.trim(), client_id: clientId(), send_email: form.querySelector("#cust-send").checked };
+    const body = { client_id: clientId(), send_email: form.querySelector("#cust-send").checked };
+    if (known()) body.customer_id = knownSelect.value;
+    else body.name = nameInput.value.trim();
     if (email) body.email = email;
     try {
       const out = await post("/projects/" + enc(projectId) + "/customer-invitations", body);
       form.reset();
+      showChoice();
       showLink(result, out, body.send_email);
       result.scrollIntoView({ block: "start" });
       load();
@@ -51,15 +75,20 @@ export function renderScreen(screen, projectId, shell) {
       result.append(h("p", { class: "error", role: "alert" }, errorText(ex)));
     }
   });
-  main.append(form, result, msg,
+  main.append(...[projectNav(projectId, "customers")].filter(Boolean),
+    h("h2", { class: "group-title" }, t("cust_open_questions")), questions,
+    h("p", null, h("a", { class: "button-link", href: isAdmin() ? "#/admin/questions" : "#/questions" }, t("cust_questions_all"))),
+    form, result, msg,
     h("h2", { class: "group-title" }, t("cust_open_invitations")), invitations,
     h("h2", { class: "group-title" }, t("cust_customers")), customers);
 
   const load = guard(msg, async () => {
-    const [inv, cc] = await Promise.all([
+    const [inv, cc, qs] = await Promise.all([
       get("/projects/" + enc(projectId) + "/customer-invitations"),
-      get("/customer-chats?project_id=" + enc(projectId)),
+      get("/customer-chats"), // every customer chat I see: this project's, and the known customers
+      get("/customer-questions"),
     ]);
+    fillQuestions(questions, qs.questions.filter((q) => q.project_id === projectId), "muted");
     clear(invitations);
     if (!inv.invitations.length) invitations.append(h("li", { class: "muted" }, t("cust_none_open")));
     for (const i of inv.invitations) {
@@ -76,9 +105,11 @@ export function renderScreen(screen, projectId, shell) {
           }),
         }, t("cust_revoke"))));
     }
+    fillKnown(cc.chats);
+    const mine = cc.chats.filter((c) => c.project_id === projectId);
     clear(customers);
-    if (!cc.chats.length) customers.append(h("li", { class: "muted" }, t("cust_none")));
-    for (const c of cc.chats) {
+    if (!mine.length) customers.append(h("li", { class: "muted" }, t("cust_none")));
+    for (const c of mine) {
       const withdrawn = c.consent_state === "widerrufen";
       customers.append(h("li", { class: "row" }, h("a", { class: "chat-item grow", href: "#/chat/" + enc(c.chat_id) },
         h("span", { class: "chat-main" },
@@ -98,6 +129,25 @@ export function renderScreen(screen, projectId, shell) {
       }, t("cust_device_link"))));
     }
   });
+
+  // Customers of my other projects who may be invited here: not withdrawn, not here yet. The
+  // choice between a new and a known customer shows only when there is somebody to pick.
+  function fillKnown(chats) {
+    const here = new Set(chats.filter((c) => c.project_id === projectId).map((c) => c.customer_id));
+    const byCustomer = new Map();
+    for (const c of chats) {
+      if (here.has(c.customer_id) || c.consent_state === "widerrufen") continue;
+      const k = byCustomer.get(c.customer_id) || { name: c.customer_name, projects: [] };
+      const proj = state.projects.get(c.project_id);
+      if (proj) k.projects.push(proj.name);
+      byCustomer.set(c.customer_id, k);
+    }
+    const picked = knownSelect.value;
+    clear(knownSelect).append(...[...byCustomer].sort((a, b) => a[1].name.localeCompare(b[1].name)).map(([id, k]) =>
+      h("option", { value: id, selected: id === picked || null }, k.projects.length ? k.name + " (" + k.projects.join(", ") + ")" : k.name)));
+    choice.hidden = !byCustomer.size;
+    showChoice();
+  }
   load();
 }
 
@@ -145,25 +195,35 @@ export function renderAdminSection(body, section) {
   else questions(body);
 }
 
-// The office's list of customer questions not yet answered, oldest first.
+// Customer questions not yet answered, oldest first: the office sees all of them, everybody
+// else those of the customer chats they are in (the API decides: GET /customer-questions).
 async function questions(body) {
   const list = h("ul", { class: "plain-list", id: "questions" });
-  body.append(h("h2", null, t("admin_questions")), h("p", { class: "muted" }, t("cust_questions_hint")), list);
+  body.append(h("h2", null, t("admin_questions")), h("p", { class: "muted" }, t(isAdmin() ? "cust_questions_hint" : "cust_questions_hint_mine")), list);
   try {
-    const out = await get("/customer-questions");
-    if (!out.questions.length) list.append(h("li", { class: "empty" }, t("cust_questions_none")));
-    for (const q of out.questions) {
-      list.append(h("li", null, h("a", { class: "chat-item" + (q.overdue ? " overdue" : ""), href: "#/chat/" + enc(q.chat_id) },
-        h("span", { class: "chat-main" },
-          h("span", { class: "chat-title" }, q.customer_name + " · " + q.project_name),
-          h("span", { class: "chat-preview" }, q.text || ""),
-          h("span", { class: "chat-kind" }, t("cust_asked", { when: formatTime(q.asked_at) }))),
-        h("span", { class: "chat-meta" }, q.overdue
-          ? h("span", { class: "tag urgent" }, "⚠ " + t("cust_overdue"))
-          : h("span", null, t("cust_due", { when: formatTime(q.reply_due_at) }))))));
-    }
+    fillQuestions(list, (await get("/customer-questions")).questions);
   } catch (ex) {
     list.append(h("li", { class: "error" }, errorText(ex)));
+  }
+}
+
+// #/questions: the same list for a project lead (the admin section is not theirs).
+function questionsScreen(shell) {
+  questions(shell(t("admin_questions"), { back: "#/" }));
+}
+
+function fillQuestions(list, qs, emptyClass = "empty") {
+  clear(list);
+  if (!qs.length) list.append(h("li", { class: emptyClass }, t("cust_questions_none")));
+  for (const q of qs) {
+    list.append(h("li", null, h("a", { class: "chat-item" + (q.overdue ? " overdue" : ""), href: "#/chat/" + enc(q.chat_id) },
+      h("span", { class: "chat-main" },
+        h("span", { class: "chat-title" }, q.customer_name + " · " + q.project_name),
+        h("span", { class: "chat-preview" }, q.text || ""),
+        h("span", { class: "chat-kind" }, t("cust_asked", { when: formatTime(q.asked_at) }))),
+      h("span", { class: "chat-meta" }, q.overdue
+        ? h("span", { class: "tag urgent" }, "⚠ " + t("cust_overdue"))
+        : h("span", null, t("cust_due", { when: formatTime(q.reply_due_at) }))))));
   }
 }
 

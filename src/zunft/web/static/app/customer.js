@@ -130,7 +130,7 @@ export async function startCustomer() {
   if (me.consent.needs_acceptance && me.consent.current) return reconsent(me);
   if (me.chats.length === 1) return openChat(me, me.chats[0]);
   page(h("h1", null, me.business_name),
-    h("ul", { class: "plain-list" }, me.chats.map((c) => h("li", null,
+    h("ul", { class: "plain-list", id: "cust-chats-list" }, me.chats.slice().sort((a, b) => a.project_name.localeCompare(b.project_name)).map((c) => h("li", null,
       h("button", { type: "button", class: "secondary big wide", onclick: () => openChat(me, c) }, c.project_name)))),
     menuButton(me));
 }
@@ -215,6 +215,8 @@ function openChat(me, c) {
   state.chats = new Map([[c.chat_id, { id: c.chat_id, kind: "customer", title: c.project_name, is_member: true }]]);
   const main = h("main", { id: "main", class: "screen chat-screen", tabindex: "-1" });
   root.append(h("header", { class: "topbar" },
+    // Chats about several jobs: back to the list of them.
+    me.chats.length > 1 ? h("button", { type: "button", class: "icon-btn", id: "cust-chats", "aria-label": t("cust_all_chats"), onclick: startCustomer }, "‹") : null,
     h("h1", { class: "title" }, c.project_name),
     h("span", { id: "status", class: "status", role: "status", "aria-live": "polite", hidden: true }),
     h("button", { type: "button", class: "secondary", id: "cust-menu", onclick: () => menu(me) }, t("cust_menu"))),

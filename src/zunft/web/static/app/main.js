@@ -32,6 +32,21 @@ export function isAdmin() {
   return state.me && (state.me.role === "owner" || state.me.role === "office");
 }
 
+// Owner, office and the project's lead manage a project: its customers, its routing overrides.
+export function mayManage(projectId) {
+  const p = state.projects.get(projectId);
+  return isAdmin() || !!(p && state.me && p.lead_id === state.me.id);
+}
+
+// The project's own screens, one tap apart, for those who manage it (cust.js, reports.js).
+export function projectNav(projectId, current) {
+  if (!mayManage(projectId)) return null;
+  const pid = encodeURIComponent(projectId);
+  return h("nav", { class: "subtabs", "aria-label": t("project_nav") },
+    [["customers", "cust_staff_nav"], ["reports", "nav_reports"], ["routing", "admin_routing"]].map(([screen, label]) =>
+      h("a", { href: `#/${screen}/${pid}`, class: "tab", "aria-current": screen === current ? "page" : null }, t(label))));
+}
+
 // ---------------------------------------------------------------- boot
 
 async function boot() {
@@ -282,9 +297,11 @@ function route() {
     case "gallery":
       return renderGalleryScreen(decodeURIComponent(arg));
     case "customers":
+    case "questions":
     case "reports":
     case "report":
     case "report-new":
+    case "routing":
       return renderLazy(screen, arg, hash);
     default:
       return renderList();
@@ -597,18 +614,17 @@ function renderChat(chatId, target = null) {
 }
 
 // In a project's chats: raise a report (Meldung); the project's customers for owner, office
-// and the project's lead (docs/webapp.md).
+// and the project's lead, whose screens lead on to the project's reports and routing
+// (projectNav; docs/webapp.md).
 function chatActions(chat) {
   if (!chat || !chat.project_id) return null;
   const pid = encodeURIComponent(chat.project_id);
   const gallery = h("a", { class: "top-link", id: "open-gallery", href: "#/gallery/" + pid }, t("gallery_open"));
   if (chat.project_status === "archived") return gallery;
-  const p = state.projects.get(chat.project_id);
-  const mayInvite = isAdmin() || (p && p.lead_id === state.me.id);
   return h("span", { class: "row top-actions" },
     gallery,
     chat.kind === "project" ? h("a", { class: "top-btn", href: "#/report-new/" + pid, id: "raise-report" }, t("rep_raise")) : null,
-    mayInvite ? h("a", { class: "top-btn", href: "#/customers/" + pid }, t("cust_staff_nav")) : null);
+    mayManage(chat.project_id) ? h("a", { class: "top-btn", href: "#/customers/" + pid }, t("cust_staff_nav")) : null);
 }
 
 export function markChatRead(chatId, seq) {
@@ -794,9 +810,10 @@ async function renderGalleryScreen(projectId) {
   state.view = renderGallery(main, projectId);
 }
 
-// Customers of a project (cust.js) and reports (reports.js): loaded when opened.
+// Customers of a project and open customer questions (cust.js), reports and a project's
+// routing overrides (reports.js): loaded when opened.
 async function renderLazy(screen, arg, hash) {
-  const mod = await import(screen === "customers" ? "./cust.js" : "./reports.js");
+  const mod = await import(screen === "customers" || screen === "questions" ? "./cust.js" : "./reports.js");
   await state.loaded; // projects and people, for names and choices
   if ((location.hash || "#/") === hash && state.me) mod.renderScreen(screen, decodeURIComponent(arg), shell);
 }

@@ -1,10 +1,11 @@
 // Meldungen (docs/webapp.md): the form (#/report-new/<project>), the boards (#/reports,
-// #/reports/<project>), a report's page (#/report/<id>) with chain and history, and the
-// routing rules (admin section). Live through the stream's report.* events.
+// #/reports/<project>), a report's page (#/report/<id>) with chain and history, the routing
+// rules (admin section) and a project's own overrides (#/routing/<project>, for its lead).
+// Live through the stream's report.* events.
 import { del, get, patch, post } from "./api.js";
 import { h, clear } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
-import { errorText, field, isAdmin, state, userName } from "./main.js";
+import { errorText, field, isAdmin, mayManage, projectNav, state, userName } from "./main.js";
 
 const enc = encodeURIComponent;
 const STATUSES = ["offen", "angenommen", "in_arbeit", "erledigt"];
@@ -68,6 +69,7 @@ export async function renderScreen(screen, arg, shell) {
   await loadCategories().catch(() => {});
   if (screen === "report") return reportPage(arg, shell);
   if (screen === "report-new") return reportForm(arg, shell);
+  if (screen === "routing") return projectRouting(arg, shell);
   return board(arg, shell);
 }
 
@@ -154,7 +156,7 @@ function board(projectId, shell) {
   const counts = h("p", { class: "row counts", id: "rep-counts", "aria-live": "polite" });
   const list = h("ul", { class: "plain-list", id: "rep-list" });
   const msg = errBox();
-  main.append(h("div", null,
+  main.append(h("div", null, projectId ? projectNav(projectId, "reports") : null,
     projectId && teamChat(projectId) ? h("a", { class: "button-like primary", href: "#/report-new/" + enc(projectId) }, t("rep_raise")) : null,
     filters, counts, msg, list));
   filters.addEventListener("change", () => load());
@@ -256,20 +258,26 @@ function historyText(e) {
   return e.kind === "chain_exhausted" ? t("rep_exhausted") : e.kind;
 }
 
-// ---------------------------------------------------------------- routing rules (admin)
+// ---------------------------------------------------------------- routing rules
 
-export async function renderRouting(body) {
-  await Promise.all([state.loaded, loadCategories().catch(() => {})]); // people, projects, categories
-  const msg = errBox("routing-msg");
-  const rulesList = h("ul", { class: "plain-list", id: "rules" });
-  const cats = h("ul", { class: "plain-list", id: "own-categories" });
+const targetText = (r) => (r.target_kind === "user" ? userName(r.target)
+  : r.target_kind === "role" ? t("rep_rule_role") + ": " + t("role_" + r.target) : t("rep_rule_like", { name: catName(r.target) }));
+
+// A refused rule in German: a loop names its circle of categories (details.loop), never the
+// server's English sentence.
+function ruleError(ex) {
+  const loop = ex.code === "routing_loop" && ex.body && ex.body.error.details && ex.body.error.details.loop;
+  return loop ? t("err_routing_loop_path", { path: loop.map(catName).join(" → ") }) : errorText(ex);
+}
+
+// The form for a new rule: category, kind of target, target (and `extra` fields); `add` gets
+// the rule. form.fill() (re)draws the choices once the categories are known.
+function ruleForm(heading, extra, add) {
+  const people = [...state.users.values()].filter((u) => !u.disabled);
   const catSlot = h("div");
   const target = h("div");
-  const people = [...state.users.values()].filter((u) => !u.disabled);
   const kind = select("rule-kind", t("rep_rule_kind"), [["user", t("rep_rule_user")], ["role", t("rep_rule_role")], ["category", t("rep_rule_category")]]);
-  const form = h("form", { class: "card" }, h("h2", null, t("rep_rule_new")), catSlot, kind, target,
-    select("rule-project", t("rep_rule_project"), [["", t("rep_rule_all_projects")],
-      ...[...state.projects.values()].filter((x) => x.status === "active").map((x) => [x.id, x.name])]),
+  const form = h("form", { class: "card" }, h("h2", null, heading), catSlot, kind, target, extra,
     h("button", { type: "submit", class: "primary" }, t("rep_rule_add")));
   const catOptions = () => categories.map((c) => [c.key, c.name]);
   function fillTarget() {
@@ -277,24 +285,45 @@ export async function renderRouting(body) {
     clear(target).append(select("rule-target", t("rep_rule_target"), k === "user" ? people.map((u) => [u.id, u.name])
       : k === "role" ? ROLES.map((r) => [r, t("role_" + r)]) : catOptions()));
   }
-  function fill() {
+  form.fill = () => {
     clear(catSlot).append(select("rule-category", t("rep_category"), catOptions(), "mangel"));
     fillTarget();
-    const own = categories.filter((c) => !c.builtin);
-    clear(cats).append(...(own.length ? own.map((c) => h("li", { class: "device" }, c.name)) : [h("li", { class: "muted" }, t("rep_none_own"))]));
-  }
+  };
   kind.addEventListener("change", fillTarget);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    msg.textContent = "";
-    post("/routing-rules", {
-      client_id: clientId(), category: val(form, "rule-category"), target_kind: val(form, "rule-kind"),
-      target: val(form, "rule-target"), project_id: val(form, "rule-project") || null,
-    }).then(load, (ex) => {
-      // A loop is refused with the server's words: which categories would go round.
-      msg.textContent = ex.code === "routing_loop" ? t("err_routing_loop") + " " + ex.message : errorText(ex);
-    });
+    add({ client_id: clientId(), category: val(form, "rule-category"), target_kind: val(form, "rule-kind"), target: val(form, "rule-target") });
   });
+  return form;
+}
+
+function ruleItem(r, where, remove) {
+  return h("li", { class: "device" },
+    h("span", { class: "chat-main" },
+      h("span", { class: "chat-title" }, catName(r.category) + " → " + targetText(r)),
+      where ? h("span", { class: "chat-preview" }, where) : null),
+    remove ? h("button", {
+      type: "button", class: "secondary small", "aria-label": t("delete") + ": " + catName(r.category) + " → " + targetText(r), onclick: remove,
+    }, t("delete")) : null);
+}
+
+// Owner and office (#/admin/routing): the business's rules and every project's overrides,
+// own categories, and the business's times.
+export async function renderRouting(body) {
+  await Promise.all([state.loaded, loadCategories().catch(() => {})]); // people, projects, categories
+  const msg = errBox("routing-msg");
+  const rulesList = h("ul", { class: "plain-list", id: "rules" });
+  const cats = h("ul", { class: "plain-list", id: "own-categories" });
+  const form = ruleForm(t("rep_rule_new"), select("rule-project", t("rep_rule_project"), [["", t("rep_rule_all_projects")],
+    ...[...state.projects.values()].filter((x) => x.status === "active").map((x) => [x.id, x.name])]), (rule) => {
+    msg.textContent = "";
+    post("/routing-rules", { ...rule, project_id: val(form, "rule-project") || null }).then(load, (ex) => { msg.textContent = ruleError(ex); });
+  });
+  function fill() {
+    form.fill();
+    const own = categories.filter((c) => !c.builtin);
+    clear(cats).append(...(own.length ? own.map((c) => h("li", { class: "device" }, c.name)) : [h("li", { class: "muted" }, t("rep_none_own"))]));
+  }
   const catForm = h("form", { class: "card row" },
     field("cat-name", t("rep_cat_new"), { maxlength: "60", required: true }),
     h("button", { type: "submit", class: "secondary" }, t("rep_cat_add")));
@@ -307,26 +336,47 @@ export async function renderRouting(body) {
       fill();
     })();
   });
-  const targetText = (r) => (r.target_kind === "user" ? userName(r.target)
-    : r.target_kind === "role" ? t("rep_rule_role") + ": " + t("role_" + r.target) : t("rep_rule_like", { name: catName(r.target) }));
   const load = guard(msg, async () => {
     const { rules } = await get("/routing-rules");
     clear(rulesList).append(...(rules.length ? [] : [h("li", { class: "muted" }, t("rep_rules_none"))]), ...rules.map((r) => {
       const proj = state.projects.get(r.project_id);
-      return h("li", { class: "device" },
-        h("span", { class: "chat-main" },
-          h("span", { class: "chat-title" }, catName(r.category) + " → " + targetText(r)),
-          h("span", { class: "chat-preview" }, proj ? proj.name : t("rep_rule_all_projects"))),
-        h("button", {
-          type: "button", class: "secondary small", "aria-label": t("delete") + ": " + catName(r.category),
-          onclick: guard(msg, async () => { await del("/routing-rules/" + enc(r.id)); load(); }),
-        }, t("delete")));
+      return ruleItem(r, proj ? proj.name : t("rep_rule_all_projects"), guard(msg, async () => { await del("/routing-rules/" + enc(r.id)); load(); }));
     }));
   });
   body.append(h("div", null, h("p", { class: "muted" }, t("rep_rules_hint")), form, msg,
     title(t("rep_rules")), rulesList, title(t("rep_own_categories")), cats, catForm,
     isAdmin() ? await timingForm(msg) : null));
   fill();
+  load();
+}
+
+// A project's own routing (#/routing/<project id>): its lead (and owner, office) add and
+// remove overrides, which come before the business's rules; those are shown, not changed here.
+function projectRouting(projectId, shell) {
+  const p = state.projects.get(projectId);
+  const chat = teamChat(projectId);
+  const main = shell(t("rep_routing_title", { project: p ? p.name : "" }), { back: chat ? "#/chat/" + enc(chat.id) : "#/reports/" + enc(projectId) });
+  const msg = errBox("routing-msg");
+  const own = h("ul", { class: "plain-list", id: "project-rules" });
+  const business = h("ul", { class: "plain-list", id: "business-rules" });
+  const form = mayManage(projectId) ? ruleForm(t("rep_rule_new_project"), null, (rule) => {
+    msg.textContent = "";
+    post("/routing-rules", { ...rule, project_id: projectId }).then(load, (ex) => { msg.textContent = ruleError(ex); });
+  }) : null;
+  const load = guard(msg, async () => {
+    const { rules } = await get("/routing-rules?project_id=" + enc(projectId));
+    const mine = rules.filter((r) => r.project_id === projectId);
+    const all = rules.filter((r) => !r.project_id);
+    clear(own).append(...(mine.length ? mine.map((r) => ruleItem(r, null, form && guard(msg, async () => {
+      await del("/routing-rules/" + enc(r.id));
+      load();
+    }))) : [h("li", { class: "muted" }, t("rep_project_rules_none"))]));
+    clear(business).append(...(all.length ? all.map((r) => ruleItem(r, t("rep_rule_all_projects"), null)) : [h("li", { class: "muted" }, t("rep_rules_none"))]));
+  });
+  main.append(h("div", null, projectNav(projectId, "routing"),
+    h("p", { class: "muted" }, t("rep_routing_project_hint")), form, msg,
+    title(t("rep_project_rules")), own, title(t("rep_business_rules")), business));
+  if (form) form.fill();
   load();
 }
 
