@@ -54,6 +54,7 @@ from zunft.db.tx import Rx, Tx
 from zunft.errors import Invalid, NotFound
 from zunft.ids import new_id
 from zunft.journal.chain import canonical
+from zunft.retention.rules import chat_class_expr, check_class
 
 if TYPE_CHECKING:
     from zunft.context import AppContext
@@ -61,6 +62,11 @@ if TYPE_CHECKING:
 CHECKPOINT = "pruefpunkt.json"
 SCOPES = ("business", "project", "chat", "customer", "person")
 PAGE = 500  # messages read per query
+CLASS_NAMES = {
+    "geschaeftsbrief": "Geschäftsbrief",
+    "buchungsbeleg": "Buchungsbeleg",
+    "intern": "intern",
+}
 VOLUME = 5000  # messages per transcript PDF: fpdf2 holds a document's pages until written
 CHUNK = 1 << 20
 
@@ -74,8 +80,8 @@ class ExportRequest:
     ref_id: str | None = None
     since: int | None = None  # first millisecond included
     until: int | None = None  # first millisecond no longer included
-    # Document classes (retention, docs/compliance.md). None: everything. Until messages
-    # carry a class the filter has nothing to select on and is ignored (see _class_clause).
+    # Document classes (retention, docs/compliance.md). None: everything; otherwise only
+    # messages and files of these classes, and only chats that hold any (_class_clause).
     classes: frozenset[str] | None = None
     # Direct chats between two people are left out unless asked for: the owner cannot read
     # them in the app, and an export is no way around that (docs/architecture.md).
@@ -125,6 +131,14 @@ def check_export_request(rx: Rx, req: ExportRequest) -> ExportRequest:
         raise Invalid("Name what to export (except for the whole business).", code="invalid_scope")
     if req.since is not None and req.until is not None and req.until <= req.since:
         raise Invalid("The period ends before it starts.", code="invalid_period")
+    if req.classes is not None:
+        # An unknown class would silently select nothing; an empty set is never meant.
+        if not req.classes:
+            raise Invalid(
+                "Name at least one document class, or none for all.", code="invalid_doc_class"
+            )
+        for doc_class in req.classes:
+            check_class(doc_class)
     tid = req.tenant_id
     found: Any = True
     if req.scope == "project":
@@ -159,11 +173,11 @@ def _scope_clause(req: ExportRequest) -> ColumnElement[bool]:
     if not req.include_direct:
         clause = and_(clause, c.kind != "direct")
     if req.scope == "project":
-        return and_(clause, c.project_id == req.ref_id)
-    if req.scope == "chat":
-        return and_(clause, c.id == req.ref_id)
-    if req.scope == "customer":
-        return and_(
+        clause = and_(clause, c.project_id == req.ref_id)
+    elif req.scope == "chat":
+        clause = and_(clause, c.id == req.ref_id)
+    elif req.scope == "customer":
+        clause = and_(
             clause,
             c.id.in_(
                 select(s.customer_chats.c.chat_id).where(
@@ -171,24 +185,47 @@ def _scope_clause(req: ExportRequest) -> ColumnElement[bool]:
                 )
             ),
         )
-    if req.scope == "person":
+    elif req.scope == "person":
         member = select(s.chat_members.c.chat_id).where(s.chat_members.c.user_id == req.ref_id)
         sender = select(s.messages.c.chat_id).where(
             s.messages.c.tenant_id == req.tenant_id, s.messages.c.sender_id == req.ref_id
         )
-        return and_(clause, or_(c.id.in_(member), c.id.in_(sender)))
+        clause = and_(clause, or_(c.id.in_(member), c.id.in_(sender)))
+    if req.classes is not None:
+        clause = and_(clause, _chat_class_clause(req))
     return clause
 
 
-def _class_clause(req: ExportRequest) -> ColumnElement[bool] | None:
-    """The seam for document classes: once messages carry a `doc_class` column (retention),
-    an export limited to classes selects on it; before that there is nothing to select."""
+def _chat_class_clause(req: ExportRequest) -> ColumnElement[bool]:
+    """A class-limited export holds a chat only when the chat's class, or that of a message
+    or file reclassified in it, is asked for: a chat of other classes would otherwise show
+    its title and participants to an auditor who asked for nothing of it."""
+    classes = sorted(req.classes or ())
+    c = s.chats.c
+    marked = [
+        select(table.c.chat_id).where(
+            table.c.tenant_id == req.tenant_id, table.c.doc_class.in_(classes)
+        )
+        for table in (s.messages, s.blobs)
+    ]
+    return or_(chat_class_expr().in_(classes), *(c.id.in_(q) for q in marked))
+
+
+def _class_clause(req: ExportRequest, table: Any = s.messages) -> ColumnElement[bool] | None:
+    """Messages (or files) of the asked classes: a row's class is its own, else its chat's,
+    else the chat kind's default (retention.classify). Written without a join (the chats of
+    a class as a subquery) so the paged queries stay `select(messages)`."""
     if req.classes is None:
         return None
-    column = s.messages.c.get("doc_class")
-    if column is None:
-        return None
-    return column.in_(sorted(req.classes))
+    classes = sorted(req.classes)
+    of_chat = select(s.chats.c.id).where(
+        s.chats.c.tenant_id == req.tenant_id, chat_class_expr().in_(classes)
+    )
+    column = table.c
+    return or_(
+        column.doc_class.in_(classes),
+        and_(column.doc_class.is_(None), column.chat_id.in_(of_chat)),
+    )
 
 
 def _message_clause(req: ExportRequest) -> list[ColumnElement[bool]]:
@@ -499,6 +536,9 @@ class _Exporter:
             where.append(b.c.created_at >= self.req.since)
         if self.req.until is not None:
             where.append(b.c.created_at < self.req.until)
+        classes = _class_clause(self.req, b)
+        if classes is not None:
+            where.append(classes)
         unattached = (
             ~select(s.message_attachments.c.blob_id)
             .where(s.message_attachments.c.blob_id == b.c.id)
@@ -590,12 +630,14 @@ def _readme(business: str, req: ExportRequest, created: str, head: str, kid: str
     }[req.scope]
     since = t.date_of(req.since) if req.since is not None else "Anfang"
     until = t.date_of(req.until - 1) if req.until is not None else "heute"
+    classes = ", ".join(CLASS_NAMES[c] for c in sorted(req.classes)) if req.classes else "alle"
     text = f"""Archiv-Export aus zunft
 =======================
 
 Betrieb:        {business}
 Umfang:         {scope}
 Zeitraum:       {since} bis {until}
+Dokumentklassen: {classes}
 Erstellt:       {created}
 Journal-Stand:  {head}
 Schlüssel-ID:   {kid}
