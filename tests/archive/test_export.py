@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import select, update
 
-from tests.archive.helpers import Site, build_site, names, read, rewrite
-from tests.factories import Business, general_chat, journal_entries, make_business
+from tests.archive.helpers import Site, build_site, msg, names, ok, read, rewrite
+from tests.factories import Business, general_chat, journal_entries, login, make_business
 from zunft.archive import export as export_module
 from zunft.archive.export import ExportRequest, run_export
 from zunft.archive.verify_export import verify_export
@@ -220,6 +220,45 @@ def test_an_export_limited_to_classes_holds_only_those(
     assert not any(n.startswith("dateien/") for n in names(letters))
 
 
+def test_an_export_limited_to_classes_holds_only_their_messages_and_chats(
+    ctx: AppContext, client: TestClient, biz: Business, site: Site, tmp_path: Path
+) -> None:
+    owner = login(client, biz, "owner")
+    general = general_chat(ctx, biz)
+    ok(owner.post(f"/chats/{general}/messages", json=msg("Grillfest am Freitag")), 201)
+    # A project message reclassified as a voucher leaves the project's business letters.
+    voucher = site.message_ids[0]
+    ok(owner.put(f"/messages/{voucher}/class", json={"doc_class": "buchungsbeleg"}))
+
+    labels = {
+        "geschaeftsbrief": "Geschäftsbrief",
+        "buchungsbeleg": "Buchungsbeleg",
+        "intern": "intern",
+    }
+
+    def export(classes: set[str], name: str) -> tuple[set[str], set[str]]:
+        req = ExportRequest(biz.tenant_id, classes=frozenset(classes))
+        path = _export(ctx, tmp_path, req, name)
+        assert json.loads(read(path, "manifest.json"))["scope"]["classes"] == sorted(classes)
+        readme = read(path, "LIESMICH.txt").decode()
+        assert "Dokumentklassen: " + ", ".join(labels[c] for c in sorted(classes)) in readme
+        chats = {c["unterhaltung_id"] for c in _table(path, "unterhaltungen")}
+        return chats, {m["nachricht_id"] for m in _table(path, "nachrichten")}
+
+    chats, messages = export({"geschaeftsbrief"}, "brief.zip")
+    assert chats == {site.chat_id, site.customer_chat_id}  # no "Allgemein", no direct chat
+    assert set(site.message_ids) - messages == {voucher}
+    chats, messages = export({"buchungsbeleg"}, "beleg.zip")
+    assert (chats, messages) == ({site.chat_id}, {voucher})
+    chats, messages = export({"intern"}, "intern.zip")
+    assert chats == {general}
+    assert len(messages) == 1
+    everything = _export(ctx, tmp_path, ExportRequest(biz.tenant_id), "all.zip")
+    assert {voucher, *site.message_ids} <= {
+        m["nachricht_id"] for m in _table(everything, "nachrichten")
+    }
+
+
 def test_bad_requests_are_refused_and_leave_no_file(
     ctx: AppContext, biz: Business, site: Site, tmp_path: Path
 ) -> None:
@@ -230,6 +269,8 @@ def test_bad_requests_are_refused_and_leave_no_file(
         ExportRequest(biz.tenant_id, "project", None),
         ExportRequest(biz.tenant_id, "galaxy", "x"),
         ExportRequest(biz.tenant_id, since=10, until=5),
+        ExportRequest(biz.tenant_id, classes=frozenset({"steuergeheimnis"})),
+        ExportRequest(biz.tenant_id, classes=frozenset()),
     ]
     for req in bad:
         with pytest.raises((Invalid, NotFound)):

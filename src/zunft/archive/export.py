@@ -55,7 +55,7 @@ from zunft.errors import Invalid, NotFound
 from zunft.ids import new_id
 from zunft.journal.chain import canonical
 from zunft.reports.service import REPORT_CLASS, kept_photo_ids
-from zunft.retention.classify import file_class_expr, message_class_expr
+from zunft.retention.rules import chat_class_expr, check_class
 
 if TYPE_CHECKING:
     from zunft.context import AppContext
@@ -63,6 +63,11 @@ if TYPE_CHECKING:
 CHECKPOINT = "pruefpunkt.json"
 SCOPES = ("business", "project", "chat", "customer", "person")
 PAGE = 500  # messages read per query
+CLASS_NAMES = {
+    "geschaeftsbrief": "Geschäftsbrief",
+    "buchungsbeleg": "Buchungsbeleg",
+    "intern": "intern",
+}
 VOLUME = 5000  # messages per transcript PDF: fpdf2 holds a document's pages until written
 CHUNK = 1 << 20
 
@@ -76,10 +81,10 @@ class ExportRequest:
     ref_id: str | None = None
     since: int | None = None  # first millisecond included
     until: int | None = None  # first millisecond no longer included
-    # Document classes (retention, docs/compliance.md). None: everything. Else messages and
-    # files of these classes (their own, or their chat's), reports only with geschaeftsbrief
-    # (REPORT_CLASS), and consent records only in a full export: a tax auditor asking for
-    # business letters has no claim to customers' consent evidence.
+    # Document classes (retention, docs/compliance.md). None: everything; otherwise only
+    # messages and files of these classes, and only chats that hold any (_class_clause);
+    # reports only with geschaeftsbrief (REPORT_CLASS), and consent records only in a full
+    # export: a tax auditor asking for business letters has no claim to consent evidence.
     classes: frozenset[str] | None = None
     # Direct chats between two people are left out unless asked for: the owner cannot read
     # them in the app, and an export is no way around that (docs/architecture.md).
@@ -129,6 +134,14 @@ def check_export_request(rx: Rx, req: ExportRequest) -> ExportRequest:
         raise Invalid("Name what to export (except for the whole business).", code="invalid_scope")
     if req.since is not None and req.until is not None and req.until <= req.since:
         raise Invalid("The period ends before it starts.", code="invalid_period")
+    if req.classes is not None:
+        # An unknown class would silently select nothing; an empty set is never meant.
+        if not req.classes:
+            raise Invalid(
+                "Name at least one document class, or none for all.", code="invalid_doc_class"
+            )
+        for doc_class in req.classes:
+            check_class(doc_class)
     tid = req.tenant_id
     found: Any = True
     if req.scope == "project":
@@ -163,11 +176,11 @@ def _scope_clause(req: ExportRequest) -> ColumnElement[bool]:
     if not req.include_direct:
         clause = and_(clause, c.kind != "direct")
     if req.scope == "project":
-        return and_(clause, c.project_id == req.ref_id)
-    if req.scope == "chat":
-        return and_(clause, c.id == req.ref_id)
-    if req.scope == "customer":
-        return and_(
+        clause = and_(clause, c.project_id == req.ref_id)
+    elif req.scope == "chat":
+        clause = and_(clause, c.id == req.ref_id)
+    elif req.scope == "customer":
+        clause = and_(
             clause,
             c.id.in_(
                 select(s.customer_chats.c.chat_id).where(
@@ -175,38 +188,60 @@ def _scope_clause(req: ExportRequest) -> ColumnElement[bool]:
                 )
             ),
         )
-    if req.scope == "person":
+    elif req.scope == "person":
         member = select(s.chat_members.c.chat_id).where(s.chat_members.c.user_id == req.ref_id)
         sender = select(s.messages.c.chat_id).where(
             s.messages.c.tenant_id == req.tenant_id, s.messages.c.sender_id == req.ref_id
         )
-        return and_(clause, or_(c.id.in_(member), c.id.in_(sender)))
+        clause = and_(clause, or_(c.id.in_(member), c.id.in_(sender)))
+    if req.classes is not None:
+        clause = and_(clause, _chat_class_clause(req))
     return clause
 
 
+def _chat_class_clause(req: ExportRequest) -> ColumnElement[bool]:
+    """A class-limited export holds a chat only when the chat's class, or that of a message
+    or file reclassified in it, is asked for: a chat of other classes would otherwise show
+    its title and participants to an auditor who asked for nothing of it."""
+    classes = sorted(req.classes or ())
+    c = s.chats.c
+    marked = [
+        select(table.c.chat_id).where(
+            table.c.tenant_id == req.tenant_id, table.c.doc_class.in_(classes)
+        )
+        for table in (s.messages, s.blobs)
+    ]
+    return or_(chat_class_expr().in_(classes), *(c.id.in_(q) for q in marked))
+
+
+def _class_clause(req: ExportRequest, table: Any = s.messages) -> ColumnElement[bool] | None:
+    """Messages (or files) of the asked classes: a row's class is its own, else its chat's,
+    else the chat kind's default (retention.classify). Written without a join (the chats of
+    a class as a subquery) so the paged queries stay `select(messages)`."""
+    if req.classes is None:
+        return None
+    classes = sorted(req.classes)
+    of_chat = select(s.chats.c.id).where(
+        s.chats.c.tenant_id == req.tenant_id, chat_class_expr().in_(classes)
+    )
+    column = table.c
+    return or_(
+        column.doc_class.in_(classes),
+        and_(column.doc_class.is_(None), column.chat_id.in_(of_chat)),
+    )
+
+
 def _message_clause(req: ExportRequest) -> list[ColumnElement[bool]]:
-    """Period and classes of messages (the query must join `chats`: a message's class
-    defaults to its chat's)."""
     m = s.messages.c
     where: list[ColumnElement[bool]] = []
     if req.since is not None:
         where.append(m.created_at >= req.since)
     if req.until is not None:
         where.append(m.created_at < req.until)
-    if req.classes is not None:
-        where.append(message_class_expr().in_(sorted(req.classes)))
+    classes = _class_clause(req)
+    if classes is not None:
+        where.append(classes)
     return where
-
-
-def _file_clause(req: ExportRequest) -> list[ColumnElement[bool]]:
-    """Classes of files (the query must join `chats`)."""
-    if req.classes is None:
-        return []
-    return [file_class_expr().in_(sorted(req.classes))]
-
-
-_MESSAGES_WITH_CHATS = s.messages.join(s.chats, s.chats.c.id == s.messages.c.chat_id)
-_FILES_WITH_CHATS = s.blobs.join(s.chats, s.chats.c.id == s.blobs.c.chat_id)
 
 
 class _Names:
@@ -406,11 +441,7 @@ class _Exporter:
         last = -1
         while True:
             rows = self.rx.conn.execute(
-                select(m)
-                .select_from(_MESSAGES_WITH_CHATS)
-                .where(*where, m.c.seq > last)
-                .order_by(m.c.seq)
-                .limit(PAGE)
+                select(m).where(*where, m.c.seq > last).order_by(m.c.seq).limit(PAGE)
             ).all()
             if not rows:
                 break
@@ -510,6 +541,9 @@ class _Exporter:
             where.append(b.c.created_at >= self.req.since)
         if self.req.until is not None:
             where.append(b.c.created_at < self.req.until)
+        classes = _class_clause(self.req, b)
+        if classes is not None:
+            where.append(classes)
         unattached = (
             ~select(s.message_attachments.c.blob_id)
             .where(s.message_attachments.c.blob_id == b.c.id)
@@ -518,11 +552,7 @@ class _Exporter:
         last = ""
         while True:
             rows = self.rx.conn.execute(
-                select(b)
-                .select_from(_FILES_WITH_CHATS)
-                .where(*where, *_file_clause(self.req), unattached, b.c.id > last)
-                .order_by(b.c.id)
-                .limit(PAGE)
+                select(b).where(*where, unattached, b.c.id > last).order_by(b.c.id).limit(PAGE)
             ).all()
             if not rows:
                 return
@@ -610,12 +640,14 @@ def _readme(business: str, req: ExportRequest, created: str, head: str, kid: str
     }[req.scope]
     since = t.date_of(req.since) if req.since is not None else "Anfang"
     until = t.date_of(req.until - 1) if req.until is not None else "heute"
+    classes = ", ".join(CLASS_NAMES[c] for c in sorted(req.classes)) if req.classes else "alle"
     text = f"""Archiv-Export aus zunft
 =======================
 
 Betrieb:        {business}
 Umfang:         {scope}
 Zeitraum:       {since} bis {until}
+Dokumentklassen: {classes}
 Erstellt:       {created}
 Journal-Stand:  {head}
 Schlüssel-ID:   {kid}
@@ -650,18 +682,11 @@ def _snapshot(ctx: AppContext) -> Any:
 def count_export(rx: Rx, req: ExportRequest) -> int:
     """Messages and files the export will hold (for its progress)."""
     m = s.messages
-    # Not correlated with the `chats` the counts join for classes.
-    chats = select(s.chats.c.id).where(_scope_clause(req)).correlate(None)
+    chats = select(s.chats.c.id).where(_scope_clause(req))
     messages = rx.conn.execute(
-        select(func.count())
-        .select_from(_MESSAGES_WITH_CHATS)
-        .where(m.c.chat_id.in_(chats), *_message_clause(req))
+        select(func.count()).where(m.c.chat_id.in_(chats), *_message_clause(req))
     ).scalar_one()
-    files = rx.conn.execute(
-        select(func.count())
-        .select_from(_FILES_WITH_CHATS)
-        .where(s.blobs.c.chat_id.in_(chats), *_file_clause(req))
-    ).scalar_one()
+    files = rx.conn.execute(select(func.count()).where(s.blobs.c.chat_id.in_(chats))).scalar_one()
     return int(messages) + int(files)
 
 

@@ -18,7 +18,7 @@ from tests.factories import Business
 from tests.realtime.live import Live
 from tests.web.app.conftest import DESKTOP, PHONE, Person
 from tests.web.app.test_accessibility import serious
-from tests.web.app.test_chat import project
+from tests.web.app.test_chat import open_chat, project
 from zunft.blobs import uploads as up
 from zunft.context import AppContext
 from zunft.messages.service import do_send_message
@@ -267,3 +267,105 @@ def test_the_second_factor_set_up_shows_a_qr_code(people: Any, biz: Business) ->
     worker.shot("totp-qr")
     page.set_viewport_size(DESKTOP)
     worker.shot("totp-qr")
+
+
+def test_staff_caption_and_tag_a_photo_in_the_viewer_and_filter_the_gallery_by_tag(
+    people: Any, ctx: AppContext, biz: Business, live: Live
+) -> None:
+    p = project(ctx, biz)
+    ids = send_files(live, ctx, biz, p["chat_id"], [(f"foto-{i}.png", png(i)) for i in range(3)])
+    worker = people("worker")
+    open_gallery(worker, p["id"])
+    page = worker.page
+    tiles = page.locator("#gallery li")
+    expect(tiles).to_have_count(3)
+    target = ids[1]
+    page.locator(f'#gallery li[data-id="{target}"] .tile').click()
+    viewer = page.get_by_role("dialog", name="Fotos und Videos")
+    expect(viewer).to_be_visible()
+    shown = viewer.get_attribute("data-index")  # where it sits among photos of one time
+    viewer.get_by_role("button", name="Beschriftung und Tags bearbeiten").click()
+    viewer.get_by_label("Beschriftung").fill("Wasserschaden unter der Spüle")
+    viewer.get_by_role("group", name="Tags").get_by_label("Mangel").check()
+    # A tag of its own, typed and added with Enter (Enter in this field does not save).
+    viewer.get_by_label("Neuer Tag").fill("Küche")
+    viewer.get_by_label("Neuer Tag").press("Enter")
+    expect(viewer.get_by_role("group", name="Tags").get_by_label("Küche")).to_be_checked()
+    # The arrow keys move in the fields, not to a neighbouring photo (the last has none right).
+    viewer.get_by_label("Neuer Tag").press("ArrowLeft" if shown == "2" else "ArrowRight")
+    expect(viewer).to_have_attribute("data-index", shown)
+    worker.shot("viewer-edit")
+    assert serious(page) == []
+    viewer.get_by_role("button", name="Speichern").click()
+    expect(viewer.get_by_role("status")).to_have_text("Gespeichert.")
+    expect(viewer.locator(".viewer-text")).to_have_text("Wasserschaden unter der Spüle")
+    expect(viewer.get_by_role("list", name="Tags").get_by_role("listitem")).to_have_text(
+        ["Küche", "Mangel"]
+    )
+    worker.shot("viewer-tags")
+    page.set_viewport_size(DESKTOP)
+    worker.shot("viewer-tags")
+    page.set_viewport_size(PHONE)
+    # Stored: the API says so, and so does the app after a reload, in the chat's viewer
+    # (whose photos come without caption and tags: it asks for them).
+    r = worker.context.request.get(f"/api/v1/files/{target}")
+    assert (r.json()["caption"], r.json()["tags"]) == (
+        "Wasserschaden unter der Spüle",
+        ["Küche", "Mangel"],
+    )
+    page.keyboard.press("Escape")
+    page.reload()
+    open_chat(worker, "Badsanierung Schmidt")
+    page.locator(".msg .thumb").nth(1).click()
+    expect(viewer.locator(".viewer-text")).to_have_text("Wasserschaden unter der Spüle")
+    expect(viewer.get_by_role("list", name="Tags")).to_contain_text("Mangel")
+    page.keyboard.press("Escape")
+
+    # The gallery by tag: only that photo, and the photo report takes the tag along.
+    open_gallery(worker, p["id"])
+    expect(tiles).to_have_count(3)
+    page.get_by_label("Tag", exact=True).select_option("Küche")
+    expect(tiles).to_have_count(1)
+    expect(tiles).to_have_attribute("data-id", target)
+    expect(page.locator("#gallery-report")).to_have_attribute(
+        "href", f"/api/v1/projects/{p['id']}/report?tag=K%C3%BCche"
+    )
+    worker.shot("gallery-tag")
+    with page.expect_download() as download:
+        page.locator("#gallery-report").click()
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
+    page.get_by_label("Tag", exact=True).select_option("vorher")
+    expect(page.get_by_text("Noch keine Fotos oder Dateien.")).to_be_visible()
+    page.get_by_label("Tag", exact=True).select_option("")
+    expect(tiles).to_have_count(3)
+
+
+def test_a_customer_sees_caption_and_tags_but_cannot_change_them(
+    people: Any, ctx: AppContext, biz: Business, live: Live
+) -> None:
+    from tests.web.app.test_customers import PROJECT, invite, make_project, open_link
+    from zunft.blobs.gallery import do_describe_file
+
+    p = make_project(ctx, biz)
+    customer = people("worker", login=False)
+    cp = customer.page
+    open_link(customer, live, invite(ctx, biz, p["id"]))
+    cp.get_by_role("button", name="Einverstanden – weiter zum Chat").click()
+    expect(cp.locator(".topbar .title")).to_have_text(PROJECT)
+    r = customer.context.request.get("/api/v1/customer/me")
+    [chat] = r.json()["chats"]
+    [photo] = send_files(live, ctx, biz, chat["chat_id"], [("fliese.png", png(7))])
+    ctx.write(
+        lambda tx: do_describe_file(
+            tx, biz.actor("lead"), photo, caption="Neue Fliese", set_caption=True, tags=["nachher"]
+        )
+    )
+    cp.reload()
+    cp.locator(".msg .thumb").click()
+    viewer = cp.get_by_role("dialog", name="Fotos und Videos")
+    expect(viewer.locator(".viewer-text")).to_have_text("Neue Fliese")
+    expect(viewer.get_by_role("list", name="Tags")).to_have_text("nachher")
+    expect(viewer.get_by_role("button", name="Beschriftung und Tags bearbeiten")).to_have_count(0)
+    expect(viewer.locator("input, form")).to_have_count(0)
+    expect(viewer.locator(".viewer-info")).to_have_text("Neue Fliesenachher")  # nothing else
+    customer.shot("customer-viewer")

@@ -2,7 +2,7 @@
 // stream are never cached here (the app keeps its own data in IndexedDB).
 // Shell files are answered from the cache at once and refreshed in the background
 // (stale-while-revalidate); a new version of this file replaces the whole cache.
-const VERSION = "zunft-shell-v8";
+const VERSION = "zunft-shell-v9";
 const SHELL = [
   "/",
   "/manifest.webmanifest",

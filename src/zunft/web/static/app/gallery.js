@@ -1,5 +1,5 @@
 // A project's gallery (#/gallery/<project id>): its photos, videos, voice messages and files,
-// newest first, filtered by kind, person and period (GET /projects/{id}/gallery). Pages of
+// newest first, filtered by kind, person, period and tag (GET /projects/{id}/gallery). Pages of
 // PAGE come when the end of the grid nears; a thumbnail is requested only when its tile
 // comes near the screen, so 2,000 photos never mean 2,000 requests at once.
 import { get } from "./api.js";
@@ -18,6 +18,7 @@ export function renderGallery(main, projectId) {
   const form = h("form", { class: "filters", "aria-label": t("gallery_filters") },
     select("kind", t("gallery_kind"), Object.keys(KINDS).map((k) => [k, t("gallery_kind_" + (k || "all"))])),
     select("uploader_id", t("gallery_person"), [["", t("gallery_everyone")]]),
+    select("tag", t("gallery_tag"), [["", t("gallery_all_tags")]]),
     dateField("date_from", t("gallery_from")),
     dateField("date_to", t("gallery_to")));
   const grid = h("ul", { class: "gallery", id: "gallery", "aria-label": t("gallery_title") });
@@ -31,6 +32,13 @@ export function renderGallery(main, projectId) {
   const addPeople = (list) => person.append(...list.map((u) => h("option", { value: u.id }, u.name)));
   if (state.users.size) addPeople([...state.users.values()]);
   else get("/users").then((out) => addPeople(out.users), () => {});
+  // The tags to filter by: the defaults, the business's own, and any added in the viewer.
+  const tagSelect = form.querySelector("#g-tag");
+  const addTags = (tags) => {
+    const known = new Set([...tagSelect.options].map((o) => o.value));
+    tagSelect.append(...tags.filter((tag) => !known.has(tag)).map((tag) => h("option", { value: tag }, tag)));
+  };
+  get("/gallery/tags").then((out) => addTags(out.tags), () => {});
 
   let items = [];
   let next = null;
@@ -57,6 +65,7 @@ export function renderGallery(main, projectId) {
     const data = new FormData(form);
     for (const k of KINDS[data.get("kind")]) p.append("kind", k);
     for (const k of ["uploader_id", "date_from", "date_to"]) if (data.get(k)) p.set(k, data.get(k));
+    if (data.get("tag")) p.append("tag", data.get("tag"));
     return p;
   }
 
@@ -99,12 +108,11 @@ export function renderGallery(main, projectId) {
     const who = userName(a.uploader_id);
     let body;
     if ((a.kind === "photo" || a.kind === "video") && hasPreview(a, "thumb")) {
-      const label = t(a.kind === "video" ? "media_video" : "media_photo") + ", " + who + ", " + when;
       body = h("button", {
-        type: "button", class: "tile", "aria-label": label,
+        type: "button", class: "tile", "aria-label": tileLabel(a),
         onclick: () => {
           const shown = items.filter((x) => (x.kind === "photo" || x.kind === "video") && hasPreview(x, "thumb"));
-          openViewer(shown, shown.indexOf(a));
+          openViewer(shown, shown.indexOf(a), { onChange: changed });
         },
       }, h("img", { alt: "", width: "160", height: "160", dataset: { src: previewUrl(a, "thumb") } }),
       a.kind === "video" ? h("span", { class: "play", "aria-hidden": "true" }, "▶ " + duration(a.duration_ms)) : null);
@@ -118,6 +126,13 @@ export function renderGallery(main, projectId) {
     const li = h("li", { dataset: { id: a.id, kind: a.kind } }, body);
     thumbs.observe(li);
     return li;
+  }
+
+  // A caption or tags changed in the viewer: the tile's name and the tag choice follow.
+  function changed(a) {
+    addTags(a.tags);
+    const button = grid.querySelector(`li[data-id="${CSS.escape(a.id)}"] .tile`);
+    if (button) button.setAttribute("aria-label", tileLabel(a));
   }
 
   function syncReport() {
@@ -144,6 +159,12 @@ export function renderGallery(main, projectId) {
       more.disconnect();
     },
   };
+}
+
+// A photo's or video's name for a screen reader: what, who, when, caption and tags.
+function tileLabel(a) {
+  return [t(a.kind === "video" ? "media_video" : "media_photo"), userName(a.uploader_id),
+    formatTime(a.taken_at || a.created_at), a.caption, ...(a.tags || [])].filter(Boolean).join(", ");
 }
 
 function select(name, label, options) {
