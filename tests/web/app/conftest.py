@@ -89,9 +89,22 @@ def people(browser: Any, live: Live, biz: Business) -> Iterator[Callable[..., Pe
     in through the API with a cookie session (the login screen has a test of its own)."""
     opened: list[Person] = []
 
-    def open_person(role: str, *, login: bool = True, viewport: dict[str, int] = PHONE) -> Person:
+    def open_person(
+        role: str,
+        *,
+        login: bool = True,
+        viewport: dict[str, int] = PHONE,
+        service_workers: str = "allow",
+    ) -> Person:
+        # A test that intercepts requests with page.route must block the service worker:
+        # once it controls the page, Chromium's requests pass its fetch handler and the
+        # page's routes may no longer see them (Playwright's documented limit).
         context = browser.new_context(
-            base_url=live.origin, viewport=viewport, locale="de-DE", timezone_id="Europe/Berlin"
+            base_url=live.origin,
+            viewport=viewport,
+            locale="de-DE",
+            timezone_id="Europe/Berlin",
+            service_workers=service_workers,
         )
         context.set_default_timeout(EXPECT_MS)
         person = Person(context, None, role)

@@ -157,7 +157,7 @@ def test_an_upload_resumes_after_the_connection_drops(
     people: Any, ctx: AppContext, biz: Business
 ) -> None:
     chat_id = project(ctx, biz)["chat_id"]
-    worker = people("worker")
+    worker = people("worker", service_workers="block")
     open_chat(worker, "Badsanierung Schmidt")
     page = worker.page
     data = jpeg(1400, 1400, noise=True)
@@ -182,7 +182,7 @@ def test_an_upload_resumes_after_the_connection_drops(
     progress = page.locator(".msg.pending progress")
     expect(progress).to_have_count(1)
     expect(page.locator(".msg:not(.pending) .thumb img")).to_be_visible()
-    assert dropped == ["524288"]
+    assert dropped == ["524288"], seen
     patches = [x for x in seen if x.startswith("PATCH")]
     # The chunk that broke was sent again from the same offset, after a HEAD asked.
     assert patches.count("PATCH 524288") == 2, seen
@@ -275,7 +275,7 @@ def test_without_the_stream_the_outbox_sends_over_http_and_retries(
     people: Any, ctx: AppContext, biz: Business, live: Live
 ) -> None:
     chat_id = project(ctx, biz)["chat_id"]
-    worker = people("worker")
+    worker = people("worker", service_workers="block")
     page = worker.page
     # The WebSocket never gets through (a proxy that does not pass it).
     page.route_web_socket("**/api/v1/stream*", lambda ws: ws.close())
