@@ -216,7 +216,7 @@ export default {
   archive_chats_project: "Team-Chats der Aufträge",
   archive_classes: "Nur diese Dokumentklassen",
   archive_classes_hint: "Keine ausgewählt: alle Klassen. Die Betriebsprüfung verlangt meist nur Geschäftsbriefe und Buchungsbelege.",
-  archive_counts: "{messages} Nachrichten, {files} Dateien",
+  archive_counts: "Nachrichten: {messages} · Dateien im ZIP: {files}",
   archive_download: "ZIP herunterladen",
   archive_explain: "Ein Export enthält die Gesprächsprotokolle als PDF, die Daten als Tabellen für die Betriebsprüfung (GDPdU), die Originaldateien und eine Signatur, mit der sich jede Veränderung nachweisen lässt. Direktchats zwischen zwei Personen sind nicht enthalten.",
   archive_exports: "Exporte",

@@ -216,7 +216,7 @@ export default {
   archive_chats_project: "Project team chats",
   archive_classes: "Only these document classes",
   archive_classes_hint: "None ticked: every class. A tax audit usually asks only for business letters and accounting vouchers.",
-  archive_counts: "{messages} messages, {files} files",
+  archive_counts: "Messages: {messages} · files in the ZIP: {files}",
   archive_download: "Download ZIP",
   archive_explain: "An export holds the conversation transcripts as PDF, the data as tables for a tax audit (GDPdU), the original files and a signature that shows any change. Direct chats between two people are not included.",
   archive_exports: "Exports",
