@@ -97,3 +97,36 @@ def indexed(ctx: AppContext, biz: Any, message_id: str) -> bool:
         ).first()
     assert (seq is None) == (found is None), "a message's postings go and come with it"
     return seq is not None
+
+
+def to_data_key(
+    ctx: AppContext, tenant_id: str, table: Any, row_id: str, purposes: dict[str, str], seq: int
+) -> None:
+    """Make a row look as stored before content keys: its columns (`purposes`: column ->
+    purpose prefix) and its journal payload at `seq` re-encrypted under the business's data
+    key, and its `content_key` NULL."""
+    from sqlalchemy import update
+
+    cipher = ctx.keys.cipher(tenant_id)
+    row = ctx.read(lambda rx: rx.conn.execute(select(table).where(table.c.id == row_id)).one())
+
+    def again(purpose: str, blob: bytes) -> bytes:
+        return cipher.encrypt(purpose, cipher.decrypt_bytes(purpose, blob))
+
+    values: dict[str, Any] = {"content_key": None}
+    for column, prefix in purposes.items():
+        values[column] = again(f"{prefix}/{row_id}", getattr(row, column))
+    p = s.journal_payloads
+
+    def work(tx: Any) -> None:
+        tx.conn.execute(update(table).where(table.c.id == row_id).values(**values))
+        enc = tx.conn.execute(
+            select(p.c.payload_enc).where(p.c.tenant_id == tenant_id, p.c.seq == seq)
+        ).scalar_one()
+        tx.conn.execute(
+            update(p)
+            .where(p.c.tenant_id == tenant_id, p.c.seq == seq)
+            .values(payload_enc=again(f"journal/{seq}", enc), content_key=None)
+        )
+
+    ctx.write(work)

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 
 from tests.customers.helpers import make_project, ok
 from tests.factories import Api, Business, journal_entries, login
-from tests.retention.helpers import move_to, payload_row, verified
+from tests.retention.helpers import move_to, payload_row, to_data_key, verified
 from tests.web.helpers import assert_error
 from zunft.clock import FakeClock
 from zunft.context import AppContext
@@ -145,34 +145,15 @@ def test_a_project_from_before_content_keys_gets_its_key_from_the_daily_job(
     project = make_project(owner, biz, name="Dach Schulze")
     pid = project["id"]
     seq = _created_seq(ctx, biz, pid)
-    cipher = ctx.keys.cipher(biz.tenant_id)
     row = _row(ctx, pid)
-    p = s.journal_payloads
-
-    def again(purpose: str, blob: bytes) -> bytes:
-        return cipher.encrypt(purpose, cipher.decrypt_bytes(purpose, blob))
-
-    def make_legacy(tx: Any) -> None:
-        tx.conn.execute(
-            update(s.projects)
-            .where(s.projects.c.id == pid)
-            .values(
-                name_enc=again(f"projects.name/{pid}", row.name_enc),
-                address_enc=again(f"projects.address/{pid}", row.address_enc),
-                content_key=None,
-            )
+    purposes = {"name_enc": "projects.name", "address_enc": "projects.address"}
+    to_data_key(ctx, biz.tenant_id, s.projects, pid, purposes, seq)
+    ctx.write(
+        lambda tx: tx.conn.execute(
+            delete(s.content_keys).where(s.content_keys.c.id == row.content_key)
         )
-        enc = tx.conn.execute(
-            select(p.c.payload_enc).where(p.c.tenant_id == biz.tenant_id, p.c.seq == seq)
-        ).scalar_one()
-        tx.conn.execute(
-            update(p)
-            .where(p.c.tenant_id == biz.tenant_id, p.c.seq == seq)
-            .values(payload_enc=again(f"journal/{seq}", enc), content_key=None)
-        )
-        tx.conn.execute(delete(s.content_keys).where(s.content_keys.c.id == row.content_key))
-
-    ctx.write(make_legacy)
+    )
+    cipher = ctx.keys.cipher(biz.tenant_id)
     cipher.forget_content_key(bytes(row.content_key))
     run_erasure(ctx)
     moved = _row(ctx, pid)

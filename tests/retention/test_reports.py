@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from tests.archive.helpers import names, read
 from tests.blobs import samples
 from tests.customers.helpers import make_project, ok
 from tests.factories import Api, Business, journal_entries, login
-from tests.retention.helpers import count, move_to, payload_row, verified
+from tests.retention.helpers import count, move_to, payload_row, to_data_key, verified
 from tests.web.helpers import assert_error
 from zunft.archive.export import ExportRequest, run_export
 from zunft.clock import FakeClock
@@ -166,34 +166,10 @@ def test_a_legal_hold_on_the_project_keeps_its_reports(
 def _make_legacy(ctx: AppContext, biz: Business, report_id: str, seq: int) -> None:
     """Turn a report into one stored before migration 0006: text, position and its journal
     payload under the business's data key, no content key."""
-    cipher = ctx.keys.cipher(biz.tenant_id)
-    row = _row(ctx, report_id)
-    p = s.journal_payloads
-
-    def again(purpose: str, blob: bytes) -> bytes:
-        return cipher.encrypt(purpose, cipher.decrypt_bytes(purpose, blob))
-
-    def work(tx: Any) -> None:
-        tx.conn.execute(
-            update(s.reports)
-            .where(s.reports.c.id == report_id)
-            .values(
-                text_enc=again(f"reports.text/{report_id}", row.text_enc),
-                position_enc=again(f"reports.position/{report_id}", row.position_enc),
-                content_key=None,
-            )
-        )
-        enc = tx.conn.execute(
-            select(p.c.payload_enc).where(p.c.tenant_id == biz.tenant_id, p.c.seq == seq)
-        ).scalar_one()
-        tx.conn.execute(
-            update(p)
-            .where(p.c.tenant_id == biz.tenant_id, p.c.seq == seq)
-            .values(payload_enc=again(f"journal/{seq}", enc), content_key=None)
-        )
-
-    ctx.write(work)
-    ctx.keys.cipher(biz.tenant_id).forget_content_key(bytes(row.content_key))
+    key = _row(ctx, report_id).content_key
+    purposes = {"text_enc": "reports.text", "position_enc": "reports.position"}
+    to_data_key(ctx, biz.tenant_id, s.reports, report_id, purposes, seq)
+    ctx.keys.cipher(biz.tenant_id).forget_content_key(bytes(key))
 
 
 def test_a_report_from_before_content_keys_is_moved_into_its_unit_then_erased(

@@ -17,7 +17,6 @@ left there is ciphertext under a destroyed key.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -28,6 +27,7 @@ from zunft.blobs import segments
 from zunft.context import AppContext
 from zunft.db import schema as s
 from zunft.db.tx import Tx
+from zunft.journal.read import iter_entries
 from zunft.retention.classify import (
     edit_seqs,
     file_class_expr,
@@ -419,8 +419,11 @@ def do_migrate_legacy_reports(
     if author_id is not None:
         query = query.where(rp.c.tenant_id == tenant_id, rp.c.created_by == author_id)
     rows = tx.conn.execute(query if limit is None else query.limit(limit)).all()
+    created: dict[str, dict[str, tuple[int, str | None]]] = {}
     for r in rows:
-        seq = _report_created_seq(tx, r.tenant_id, r.team_chat, r.id)
+        if r.tenant_id not in created:
+            created[r.tenant_id] = _created_entries(tx, r.tenant_id, "report.created", "report_id")
+        seq = created[r.tenant_id].get(r.id, (None, None))[0]
         try:
             key: bytes | None = report_unit_key(
                 tx, r.tenant_id, r.team_chat, r.created_by, r.created_at
@@ -445,7 +448,9 @@ def do_migrate_legacy_projects(tx: Tx, limit: int | None = LEGACY_BATCH) -> int:
     created: dict[str, dict[str, tuple[int, str | None]]] = {}
     for r in rows:
         if r.tenant_id not in created:
-            created[r.tenant_id] = _project_created_entries(tx, r.tenant_id)
+            created[r.tenant_id] = _created_entries(
+                tx, r.tenant_id, "project.created", "project_id"
+            )
         seq, author = created[r.tenant_id].get(r.id, (None, None))
         author = author or r.lead_id or _an_owner(tx, r.tenant_id)
         cipher = tx.cipher(r.tenant_id)
@@ -468,21 +473,16 @@ def do_migrate_legacy_projects(tx: Tx, limit: int | None = LEGACY_BATCH) -> int:
     return len(rows)
 
 
-def _project_created_entries(tx: Tx, tenant_id: str) -> dict[str, tuple[int, str | None]]:
-    """project id -> (seq, actor) of the business's `project.created` entries."""
-    j, p = s.journal, s.journal_payloads
-    cipher = tx.cipher(tenant_id)
-    found: dict[str, tuple[int, str | None]] = {}
-    for row in tx.conn.execute(
-        select(j.c.seq, j.c.actor_id, p.c.payload_enc)
-        .join(p, (p.c.tenant_id == j.c.tenant_id) & (p.c.seq == j.c.seq))
-        .where(j.c.tenant_id == tenant_id, j.c.kind == "project.created")
-    ):
-        if row.payload_enc is None:
-            continue
-        payload = json.loads(cipher.decrypt_bytes(f"journal/{row.seq}", row.payload_enc))
-        found[payload["project_id"]] = (int(row.seq), row.actor_id)
-    return found
+def _created_entries(
+    tx: Tx, tenant_id: str, kind: str, id_field: str
+) -> dict[str, tuple[int, str | None]]:
+    """What a business's `kind` entries created: the payload's `id_field` -> (seq, actor).
+    Read once per business and batch (legacy rows only: their number shrinks to nothing)."""
+    return {
+        e.payload[id_field]: (e.seq, e.actor_id)
+        for e in iter_entries(tx, tenant_id, kinds=[kind], shredded_as_empty=True)
+        if id_field in e.payload
+    }
 
 
 def _an_owner(tx: Tx, tenant_id: str) -> str:
@@ -512,24 +512,6 @@ def _reencrypt_payload(tx: Tx, tenant_id: str, seq: int, key: bytes) -> None:
         .where(p.c.tenant_id == tenant_id, p.c.seq == seq)
         .values(payload_enc=cipher.encrypt(f"journal/{seq}", plain, key), content_key=key)
     )
-
-
-def _report_created_seq(tx: Tx, tenant_id: str, team_chat: str, report_id: str) -> int | None:
-    """The seq of a report's `report.created` entry (its payload names the report)."""
-    j, p = s.journal, s.journal_payloads
-    cipher = tx.cipher(tenant_id)
-    rows = tx.conn.execute(
-        select(j.c.seq, p.c.payload_enc)
-        .join(p, (p.c.tenant_id == j.c.tenant_id) & (p.c.seq == j.c.seq))
-        .where(j.c.tenant_id == tenant_id, j.c.chat_id == team_chat, j.c.kind == "report.created")
-    )
-    for row in rows:
-        if row.payload_enc is None:
-            continue
-        payload = json.loads(cipher.decrypt_bytes(f"journal/{row.seq}", row.payload_enc))
-        if payload.get("report_id") == report_id:
-            return int(row.seq)
-    return None
 
 
 def _move_or_erase_report(tx: Tx, r: Any, seq: int | None, key: bytes | None) -> None:
