@@ -10,6 +10,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.factories import Business
+from tests.web.app.conftest import DESKTOP
 from zunft.context import AppContext
 
 
@@ -56,3 +57,18 @@ def test_a_worker_writes_to_a_colleague_and_the_office_opens_a_channel(
     worker.page.goto("/")
     expect(worker.page.locator(".chat-item", has_text="Lager")).to_be_visible()
     expect(lead.page.locator(".chat-item", has_text="Lager")).to_have_count(0)  # not a member
+
+
+def test_on_a_wide_screen_a_new_chat_starts_beside_the_open_one(
+    people: Any, ctx: AppContext, biz: Business
+) -> None:
+    office = people("office", viewport=DESKTOP)
+    page = office.page
+    page.goto("/")
+    page.get_by_role("link", name="Allgemein").first.click()
+    expect(page.locator(".topbar .title")).to_have_text("Allgemein")
+    page.locator(".pane-new").click()  # the list beside the chat has no top bar of its own
+    expect(page.locator(".topbar .title")).to_have_text("Neuer Chat")
+    page.get_by_role("button", name=re.compile("^Worker mueller")).click()
+    expect(page.locator(".topbar .title")).to_have_text(re.compile("^Worker mueller"))
+    office.shot("new-chat-beside")

@@ -531,6 +531,8 @@ async function renderNewChatScreen() {
 // wide screen (the office's desktop).
 function fillList(main, currentId) {
   clear(main);
+  // Beside an open chat (a wide screen) the list's own top bar is not shown: start from here.
+  if (currentId !== undefined) main.append(h("a", { class: "button-like secondary pane-new", href: "#/new" }, t("newchat_open")));
   const groups = new Map(); // key -> {title, chats, latest}
   for (const chat of state.chats.values()) {
     const p = chat.project_id ? state.projects.get(chat.project_id) : null;
