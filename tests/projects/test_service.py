@@ -63,6 +63,31 @@ def test_update_status_by_lead_or_admin(ctx: AppContext, biz: Business) -> None:
     assert journal_kinds(ctx, biz.tenant_id)[-1] == "project.updated"
 
 
+def test_a_monteur_named_lead_of_a_project_manages_that_project_only(
+    ctx: AppContext, biz: Business
+) -> None:
+    """The project's lead is whoever the owner names, whatever their role; the same rule as
+    for its routing overrides and reports (and its customers: check_manage_project)."""
+    small = ctx.write(
+        lambda tx: do_create_project(
+            tx, biz.actor("office"), name="Wasserhahn Meier", lead_id=biz.users["worker"]
+        )
+    )
+    other = ctx.write(
+        lambda tx: do_create_project(
+            tx, biz.actor("office"), name="Kita", member_ids=[biz.users["worker"]]
+        )
+    )
+    done = ctx.write(
+        lambda tx: do_update_project(tx, biz.actor("worker"), small["id"], {"status": "completed"})
+    )
+    assert done["status"] == "completed"
+    with pytest.raises(Forbidden):  # a member of another project, not its lead
+        ctx.write(lambda tx: do_update_project(tx, biz.actor("worker"), other["id"], {"name": "X"}))
+    with pytest.raises(NotFound):  # a lead by role, not in this project: it does not exist
+        ctx.write(lambda tx: do_update_project(tx, biz.actor("lead"), small["id"], {"name": "Y"}))
+
+
 def test_workers_see_only_their_projects(ctx: AppContext, biz: Business) -> None:
     mine = ctx.write(
         lambda tx: do_create_project(

@@ -186,7 +186,10 @@ def get_projects(rx: Rx, actor: Actor, *, status: str | None = None) -> list[dic
 
 
 def check_manage_project(actor: Actor, row: Any) -> None:
-    if actor.is_admin or (actor.role == "lead" and row.lead_id == actor.user_id):
+    """Owner, office, and whoever the project names as its lead, whatever their role (an
+    owner may make an experienced Monteur lead of a small job): the same rule as for the
+    project's routing overrides and its reports."""
+    if actor.is_admin or (actor.kind == "staff" and row.lead_id == actor.user_id):
         return
     raise Forbidden("Only owner, office or the project's lead change a project.")
 
