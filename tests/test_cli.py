@@ -288,6 +288,11 @@ def test_admin_demo_and_verify_flow(backend: Backend) -> None:
     refused(zunft(env, "demo"), 1, "--force")
     out = ok(zunft(env, "demo", "--force"))
     assert "Müller Haustechnik GmbH" in out
+    # The demo's Meldungen board is not empty: one open report, waiting for its lead.
+    assert sql(
+        "SELECT r.status, r.priority FROM reports r "
+        "JOIN tenants t ON t.id = r.tenant_id WHERE t.slug = 'mueller'"
+    ) == [("offen", "dringend")]
 
     # An intact journal: exit 0, one line per business with its entry count and head hash.
     lines = ok(zunft(env, "archive", "verify")).splitlines()

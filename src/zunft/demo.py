@@ -15,6 +15,7 @@ from zunft.db import schema as s
 from zunft.db.tx import Tx
 from zunft.messages.service import do_send_message
 from zunft.projects.service import do_create_project
+from zunft.reports.service import do_create_report
 from zunft.tenants.service import do_create_tenant
 
 SLUG = "mueller"
@@ -100,6 +101,17 @@ def create_demo(ctx: AppContext, password: str | None = None) -> DemoLogin:
         ]
         for actor, project, text in conversation:
             do_send_message(tx, actor, project["chat_id"], text=text)
+        # A problem report, so the Meldungen board has something to show: routed to the
+        # project's lead, who has to acknowledge it.
+        do_create_report(
+            tx,
+            worker,
+            bad["id"],
+            category="mangel",
+            priority="dringend",
+            text="Wasserschaden hinter der Wand im Bad, Putz bis 40 cm Höhe feucht.",
+            position={"note": "Bad OG, Wand zum Flur"},
+        )
         general = tx.conn.execute(
             select(s.chats.c.id).where(
                 s.chats.c.tenant_id == tenant_id, s.chats.c.is_default.is_(True)
