@@ -196,6 +196,31 @@ def test_staff_find_photos_by_place(team: dict[str, Any]) -> None:
     assert_error(worker.get(gallery, params={"lat": 52.52}), 422, "invalid_filter")
 
 
+def test_files_are_found_by_words_in_their_name_or_caption(team: dict[str, Any]) -> None:
+    worker: Api = team["worker"]
+    files = team["files"]
+    r = worker.patch(
+        f"/files/{files['mitte']['id']}", json={"caption": "Rohr vor dem Verschließen"}
+    )
+    assert r.status_code == 200, r.text
+    gallery = f"/projects/{team['project']['id']}/gallery"
+
+    def found(text: str, **params: Any) -> dict[str, Any]:
+        r = worker.get(gallery, params={"text": text, **params})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    assert _ids(found("VERSCHLIESSEN")) == ["mitte.jpg"]  # the caption; case and ß folded
+    assert _ids(found("  alt ")) == ["alt.jpg"]  # the name
+    assert _ids(found("angebot", kind=["document", "file"])) == ["angebot.pdf"]
+    assert _ids(found("anderswo")) == []  # another chat's photo
+    assert _ids(found("nirgends")) == []
+    page = found(".jpg", limit=2)
+    assert _ids(page) == ["neu.jpg", "mitte.jpg"]
+    assert _ids(found(".jpg", limit=2, before=page["next"])) == ["alt.jpg"]
+    assert _ids(found("")) == _ids(worker.get(gallery).json())  # empty: no filter
+
+
 def test_the_gallery_shows_what_was_sent_and_not_deleted(team: dict[str, Any]) -> None:
     worker: Api = team["worker"]
     chat = team["project"]["chat_id"]

@@ -33,6 +33,13 @@ _TAG_CHARS = re.compile(r"^[\w][\w .+&/-]*$")
 _CURSOR = re.compile(r"^(\d{1,16}):([0-9a-z]{26})$")
 
 
+def fold(text: str) -> str:
+    """For matching as people type: case, accents and runs of spaces aside ("Kühn" finds
+    "KUHN"; the ß folds to "ss")."""
+    decomposed = unicodedata.normalize("NFKD", " ".join(text.split()))
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
 def check_tag(tag: str) -> str:
     tag = " ".join(unicodedata.normalize("NFC", tag).split())
     if not tag or len(tag) > MAX_TAG or not _TAG_CHARS.match(tag):
@@ -120,11 +127,15 @@ def get_gallery(
     before: str | None = None,
     limit: int = 50,
     near: tuple[float, float, float] | None = None,
+    text: str | None = None,
 ) -> dict[str, Any]:
     """A page of the gallery, newest capture time first. `since`/`until` are ms (until
     exclusive); `tags` all must be present; `before` is the `next` of the previous page;
-    `near` = (lat, lon, radius in m): only photos taken there (staff only; positions are
-    encrypted, so this filter decrypts the candidates' metadata)."""
+    `near` = (lat, lon, radius in m): only photos taken there (staff only); `text`: only
+    files whose name or caption contains it (case and accents aside). Positions, names and
+    captions are encrypted, so these two filters decrypt the candidates, newest first, until
+    the page is full: a project's few thousand files, with no index that erasure would have
+    to follow."""
     if not 1 <= limit <= PAGE_MAX:
         raise Invalid(f"limit is 1 to {PAGE_MAX}.", code="invalid_limit")
     _, chat_id = access_project(rx, actor, project_id)
@@ -164,18 +175,26 @@ def get_gallery(
         query = query.where(or_(b.c.taken_at < at, and_(b.c.taken_at == at, b.c.id < last_id)))
     cipher = rx.cipher(actor.tenant_id)
     query = query.order_by(b.c.taken_at.desc(), b.c.id.desc())
-    if near is None:
+    wanted = fold(text) if text is not None and text.strip() else None
+    if near is None and wanted is None:
         rows = list(rx.conn.execute(query.limit(limit + 1)).all())
     else:
-        if actor.kind != "staff":
+        if near is not None and actor.kind != "staff":
             raise Invalid("Only staff search by location.", code="invalid_filter")
         rows = []
         for r in rx.conn.execute(query).all():
-            gps = json.loads(cipher.decrypt(f"blobs.meta/{r.id}", r.meta_enc)).get("gps")
-            if gps and distance_m(gps["lat"], gps["lon"], near[0], near[1]) <= near[2]:
-                rows.append(r)
-                if len(rows) > limit:
-                    break
+            if near is not None:
+                gps = json.loads(cipher.decrypt(f"blobs.meta/{r.id}", r.meta_enc)).get("gps")
+                if not gps or distance_m(gps["lat"], gps["lon"], near[0], near[1]) > near[2]:
+                    continue
+            if wanted is not None:
+                name = cipher.decrypt(f"blobs.name/{r.id}", r.name_enc)
+                caption = cipher.decrypt_opt(f"blobs.caption/{r.id}", r.caption_enc) or ""
+                if wanted not in fold(name + "\n" + caption):
+                    continue
+            rows.append(r)
+            if len(rows) > limit:
+                break
     more = len(rows) > limit
     rows = rows[:limit]
     tag_map = get_tags(rx, [r.id for r in rows])

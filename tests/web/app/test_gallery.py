@@ -166,7 +166,8 @@ def test_gallery_filters_by_person_and_kind_on_desktop(
     people: Any, ctx: AppContext, biz: Business, live: Live
 ) -> None:
     p = project(ctx, biz)
-    send_files(live, ctx, biz, p["chat_id"], [("a.png", png(1)), ("b.png", png(2))], role="lead")
+    lead_files = [("a.png", png(1)), ("b.png", png(2))]
+    _, b_id = send_files(live, ctx, biz, p["chat_id"], lead_files, role="lead")
     send_files(live, ctx, biz, p["chat_id"], [("c.png", png(3))], role="worker")
     send_files(live, ctx, biz, p["chat_id"], [("angebot.pdf", pdf())], role="worker")
     office = people("office", viewport=DESKTOP)
@@ -193,6 +194,14 @@ def test_gallery_filters_by_person_and_kind_on_desktop(
     page.get_by_label("Von", exact=True).fill("")
     page.get_by_label("Bis", exact=True).fill("")
     page.get_by_label("Bis", exact=True).dispatch_event("change")
+    expect(tiles).to_have_count(3)
+    # Words of a name or caption, as they are typed (no key to press).
+    page.get_by_label("Name oder Beschriftung").press_sequentially("B.PNG")
+    expect(tiles).to_have_count(1)
+    expect(tiles.first).to_have_attribute("data-id", b_id)
+    assert "text=" not in (page.locator("#gallery-report").get_attribute("href") or "")
+    page.get_by_label("Name oder Beschriftung").fill("")
+    page.get_by_label("Name oder Beschriftung").dispatch_event("search")
     expect(tiles).to_have_count(3)
     office.shot("gallery")
     page.locator("#gallery .tile").first.click()

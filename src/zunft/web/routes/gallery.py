@@ -65,7 +65,10 @@ def tags(actor: CurrentActor, ctx: Ctx) -> dict[str, Any]:
 
 @router.get(
     "/projects/{project_id}/gallery",
-    summary="Photos and videos of a project, newest first (period, uploader, kind, tag, place)",
+    summary=(
+        "Photos and videos of a project, newest first (period, uploader, kind, tag, place,"
+        " words in the name or caption)"
+    ),
 )
 def gallery(
     project_id: str,
@@ -83,6 +86,7 @@ def gallery(
     lat: float | None = Query(default=None, ge=-90, le=90),
     lon: float | None = Query(default=None, ge=-180, le=180),
     radius_m: float = Query(default=100, gt=0, le=100_000),
+    text: str | None = Query(default=None, max_length=100),
 ) -> dict[str, Any]:
     since, until = _period(date_from, date_to)
     if (lat is None) != (lon is None):
@@ -101,6 +105,7 @@ def gallery(
             before=before,
             limit=limit,
             near=near,
+            text=text,
         )
     )
 

@@ -10,6 +10,7 @@ import { contentUrl, duration, hasPreview, icon, previewUrl } from "./media.js";
 import { openViewer } from "./viewer.js";
 
 const PAGE = 60;
+const TYPE_PAUSE_MS = 300; // the search field looks once typing pauses this long
 const NEAR = "300px"; // how far outside the screen thumbnails and pages start loading
 const KINDS = { "": [], photo: ["photo"], video: ["video"], voice: ["voice"], file: ["document", "file"] };
 
@@ -19,6 +20,8 @@ export function renderGallery(main, projectId) {
     select("kind", t("gallery_kind"), Object.keys(KINDS).map((k) => [k, t("gallery_kind_" + (k || "all"))])),
     select("uploader_id", t("gallery_person"), [["", t("gallery_everyone")]]),
     select("tag", t("gallery_tag"), [["", t("gallery_all_tags")]]),
+    h("div", { class: "field" }, h("label", { for: "g-text" }, t("gallery_text")),
+      h("input", { id: "g-text", name: "text", type: "search", maxlength: "100", enterkeyhint: "search" })),
     dateField("date_from", t("gallery_from")),
     dateField("date_to", t("gallery_to")));
   const grid = h("ul", { class: "gallery", id: "gallery", "aria-label": t("gallery_title") });
@@ -65,6 +68,7 @@ export function renderGallery(main, projectId) {
     const data = new FormData(form);
     for (const k of KINDS[data.get("kind")]) p.append("kind", k);
     for (const k of ["uploader_id", "date_from", "date_to"]) if (data.get(k)) p.set(k, data.get(k));
+    if (data.get("text").trim()) p.set("text", data.get("text").trim());
     if (data.get("tag")) p.append("tag", data.get("tag"));
     return p;
   }
@@ -139,6 +143,7 @@ export function renderGallery(main, projectId) {
     const p = query();
     p.delete("kind");
     p.delete("uploader_id");
+    p.delete("text"); // the photo report takes period and tag
     report.href = `/api/v1/projects/${encodeURIComponent(projectId)}/report?${p}`;
     const kind = new FormData(form).get("kind");
     report.hidden = !(kind === "" || kind === "photo");
@@ -146,6 +151,18 @@ export function renderGallery(main, projectId) {
 
   form.addEventListener("change", () => {
     syncReport();
+    load(true);
+  });
+  // Typing in the search field: look once the person pauses (Enter and the clear button
+  // of the field go at once).
+  let typing = 0;
+  const text = form.querySelector("#g-text");
+  text.addEventListener("input", () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => load(true), TYPE_PAUSE_MS);
+  });
+  text.addEventListener("search", () => {
+    clearTimeout(typing);
     load(true);
   });
   form.addEventListener("submit", (e) => e.preventDefault());

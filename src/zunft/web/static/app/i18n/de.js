@@ -178,6 +178,7 @@ export default {
   gallery_report: "Fotodokumentation (PDF)",
   gallery_title: "Galerie",
   gallery_tag: "Tag",
+  gallery_text: "Name oder Beschriftung",
   gallery_to: "Bis",
   media_attachment: "Anhang",
   media_camera: "Foto oder Video aufnehmen",

@@ -178,6 +178,7 @@ export default {
   gallery_report: "Photo report (PDF)",
   gallery_title: "Gallery",
   gallery_tag: "Tag",
+  gallery_text: "Name or caption",
   gallery_to: "To",
   media_attachment: "Attachment",
   media_camera: "Take a photo or video",
