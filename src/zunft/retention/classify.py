@@ -118,19 +118,26 @@ def move_message(tx: Tx, row: Any, key: bytes, edits: list[int]) -> None:
                 body_enc=cipher.encrypt(purpose, cipher.decrypt_bytes(purpose, r.body_enc), key)
             )
         )
-    p = s.journal_payloads
     for seq in [row.seq, *edits]:
-        enc = tx.conn.execute(
-            select(p.c.payload_enc).where(p.c.tenant_id == row.tenant_id, p.c.seq == seq)
-        ).scalar()
-        if enc is None:
-            continue
-        plain = cipher.decrypt_bytes(f"journal/{seq}", enc)
-        tx.conn.execute(
-            update(p)
-            .where(p.c.tenant_id == row.tenant_id, p.c.seq == seq)
-            .values(payload_enc=cipher.encrypt(f"journal/{seq}", plain, key), content_key=key)
-        )
+        reencrypt_payload(tx, row.tenant_id, seq, key)
+
+
+def reencrypt_payload(tx: Tx, tenant_id: str, seq: int, key: bytes) -> None:
+    """Re-encrypt one journal payload under content key `key` (an erased one stays erased).
+    Its plaintext, and so its hash and the chain, stay as they were."""
+    p = s.journal_payloads
+    cipher = tx.cipher(tenant_id)
+    enc = tx.conn.execute(
+        select(p.c.payload_enc).where(p.c.tenant_id == tenant_id, p.c.seq == seq)
+    ).scalar()
+    if enc is None:
+        return
+    plain = cipher.decrypt_bytes(f"journal/{seq}", enc)
+    tx.conn.execute(
+        update(p)
+        .where(p.c.tenant_id == tenant_id, p.c.seq == seq)
+        .values(payload_enc=cipher.encrypt(f"journal/{seq}", plain, key), content_key=key)
+    )
 
 
 def message_unit_key(tx: Tx, row: Any, doc_class: str) -> bytes:

@@ -33,6 +33,7 @@ from zunft.retention.classify import (
     file_class_expr,
     message_class_expr,
     move_message,
+    reencrypt_payload,
 )
 from zunft.retention.holds import get_held_chat_ids
 from zunft.retention.keys import (
@@ -469,7 +470,7 @@ def do_migrate_legacy_projects(tx: Tx, limit: int | None = LEGACY_BATCH) -> int:
                 values[column] = cipher.encrypt(f"{purpose}/{r.id}", plain, key)
         tx.conn.execute(update(p).where(p.c.id == r.id).values(**values))
         if seq is not None:
-            _reencrypt_payload(tx, r.tenant_id, seq, key)
+            reencrypt_payload(tx, r.tenant_id, seq, key)
     return len(rows)
 
 
@@ -495,22 +496,6 @@ def _an_owner(tx: Tx, tenant_id: str) -> str:
         )
         .scalars()
         .first()
-    )
-
-
-def _reencrypt_payload(tx: Tx, tenant_id: str, seq: int, key: bytes) -> None:
-    p = s.journal_payloads
-    cipher = tx.cipher(tenant_id)
-    enc = tx.conn.execute(
-        select(p.c.payload_enc).where(p.c.tenant_id == tenant_id, p.c.seq == seq)
-    ).scalar()
-    if enc is None:
-        return
-    plain = cipher.decrypt_bytes(f"journal/{seq}", enc)
-    tx.conn.execute(
-        update(p)
-        .where(p.c.tenant_id == tenant_id, p.c.seq == seq)
-        .values(payload_enc=cipher.encrypt(f"journal/{seq}", plain, key), content_key=key)
     )
 
 
@@ -553,7 +538,7 @@ def _move_or_erase_report(tx: Tx, r: Any, seq: int | None, key: bytes | None) ->
         )
     )
     if seq is not None:
-        _reencrypt_payload(tx, r.tenant_id, seq, key)
+        reencrypt_payload(tx, r.tenant_id, seq, key)
 
 
 def get_legacy_files_of(tx: Tx, tenant_id: str, uploader_id: str, doc_class: str) -> list[str]:
