@@ -21,7 +21,7 @@ from zunft.db import schema as s
 from zunft.due import run_due
 from zunft.ids import new_id
 from zunft.retention.classify import do_reclassify_message
-from zunft.retention.erasure import erased_project_name, run_erasure
+from zunft.retention.erasure import do_erase_due, erased_project_name, run_erasure
 from zunft.retention.gdpr import request_erasure
 from zunft.retention.holds import do_lift_hold, do_set_hold
 
@@ -185,3 +185,27 @@ def test_a_gdpr_erasure_of_the_projects_creator_does_not_wait_for_the_project(
     )
     assert [r.done_at is not None for r in requests if r.kind == "erasure"] == [True]
     assert _row(ctx, project["id"]).erased_at is None
+
+
+def test_a_report_not_yet_moved_into_its_unit_keeps_its_projects_name(
+    ctx: AppContext, client: TestClient, biz: Business, clock: FakeClock, owner: Api
+) -> None:
+    project = make_project(owner, biz)
+    worker = login(client, biz, "worker")
+    body = {"client_id": f"r-{new_id()}", "category": "mangel", "text": "Riss im Putz"}
+    report = ok(worker.post(f"/projects/{project['id']}/reports", json=body), 201)
+    [(seq,)] = ctx.read(
+        lambda rx: rx.conn.execute(
+            select(s.journal.c.seq).where(
+                s.journal.c.tenant_id == biz.tenant_id, s.journal.c.kind == "report.created"
+            )
+        ).all()
+    )
+    to_data_key(ctx, biz.tenant_id, s.reports, report["id"], {"text_enc": "reports.text"}, seq)
+    _complete(owner, project["id"])
+    move_to(clock, 2033, 1, 1, 1)
+    ctx.write(do_erase_due)  # the erasure alone, before the daily job moved the report
+    assert _row(ctx, project["id"]).erased_at is None
+    run_erasure(ctx)  # moved (its unit is gone: erased with it), then the project's name
+    assert _row(ctx, project["id"]).erased_at is not None
+    assert verified(ctx, biz)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from zunft.blobs import segments
 from zunft.context import AppContext
@@ -214,11 +214,17 @@ def get_due_project_keys(tx: Tx, tenant_id: str, *, limit: int = MAX_KEYS_PER_RO
         )
         .exists()
     )
-    m = s.messages
-    legacy_content = (  # not yet moved into units by do_migrate_legacy: not erased yet either
+    # Content from before content keys, not yet moved into units (or, for files, not yet
+    # deleted): it is not erased yet either, so the project's name stays with it.
+    m, rp, b = s.messages, s.reports, s.blobs
+    legacy_content = or_(
         select(m.c.id)
         .where(m.c.chat_id.in_(project_chats), m.c.content_key.is_(None), m.c.erased_at.is_(None))
-        .exists()
+        .exists(),
+        select(rp.c.id)
+        .where(rp.c.project_id == p.c.id, rp.c.content_key.is_(None), rp.c.erased_at.is_(None))
+        .exists(),
+        select(b.c.id).where(b.c.chat_id.in_(project_chats), b.c.content_key.is_(None)).exists(),
     )
     held_chat = select(c.c.id).where(c.c.project_id == p.c.id, c.c.id.in_(sorted(held))).exists()
     rows = tx.conn.execute(
