@@ -54,7 +54,7 @@ from zunft.db.tx import Rx, Tx
 from zunft.errors import Invalid, NotFound
 from zunft.ids import new_id
 from zunft.journal.chain import canonical
-from zunft.reports.service import REPORT_CLASS, kept_photo_ids
+from zunft.reports.service import REPORT_CLASS, stored_photo_ids
 from zunft.retention.rules import chat_class_expr, check_class
 
 if TYPE_CHECKING:
@@ -583,10 +583,12 @@ class _Exporter:
         if self.req.until is not None:
             where.append(rp.c.created_at < self.req.until)
         out = self.csv(t.REPORTS)
-        for r in self.rx.conn.execute(select(rp).where(*where).order_by(rp.c.number)).all():
+        rows = self.rx.conn.execute(select(rp).where(*where).order_by(rp.c.number)).all()
+        stored = stored_photo_ids(self.rx, self.req.tenant_id, rows)
+        for r in rows:
             erased = r.erased_at is not None
             text = "" if erased else self.cipher.decrypt(f"reports.text/{r.id}", r.text_enc)
-            photos = " ".join(kept_photo_ids(self.rx, r))
+            photos = " ".join(i for i in json.loads(r.photo_ids) if i in stored)
             out.add(
                 [
                     r.id, r.number, r.project_id, r.category, r.priority, text, r.status,
