@@ -7,10 +7,10 @@ import { del, get, post } from "./api.js";
 import { h, clear } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
 import { errorText, field, isAdmin, projectNav, state } from "./main.js";
+import { newClientId } from "./outbox.js";
 
 const enc = encodeURIComponent;
 
-const clientId = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + Math.random().toString(16));
 // An action whose failure is shown in `box` (never thrown at the page).
 const guard = (box, fn) => async (...args) => {
   try {
@@ -60,7 +60,7 @@ export function renderScreen(screen, projectId, shell) {
     e.preventDefault();
     clear(result);
     const email = form.querySelector("#f-cust-email").value.trim();
-    const body = { client_id: clientId(), send_email: form.querySelector("#cust-send").checked };
+    const body = { client_id: newClientId(), send_email: form.querySelector("#cust-send").checked };
     if (known()) body.customer_id = knownSelect.value;
     else body.name = nameInput.value.trim();
     if (email) body.email = email;
@@ -122,7 +122,7 @@ export function renderScreen(screen, projectId, shell) {
         type: "button", class: "secondary small", "aria-label": t("cust_device_link") + ": " + c.customer_name,
         onclick: guard(msg, async () => {
           clear(result);
-          showLink(result, await post("/customer-chats/" + enc(c.chat_id) + "/device-links", { client_id: clientId() }), false);
+          showLink(result, await post("/customer-chats/" + enc(c.chat_id) + "/device-links", { client_id: newClientId() }), false);
           result.scrollIntoView({ block: "start" });
           load();
         }),

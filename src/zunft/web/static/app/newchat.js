@@ -4,11 +4,7 @@ import { post } from "./api.js";
 import { h, clear } from "./dom.js";
 import { t } from "./i18n.js";
 import { errorText, field, isAdmin, state } from "./main.js";
-
-function newClientId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  return [...crypto.getRandomValues(new Uint8Array(16))].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
+import { newClientId } from "./outbox.js";
 
 function colleagues() {
   return [...state.users.values()]

@@ -8,7 +8,8 @@
 import { post } from "./api.js";
 import { outboxAdd, outboxAll, outboxRemove } from "./store.js";
 
-function newClientId() {
+// A client id for an idempotent write (the server answers a repeat with the first answer).
+export function newClientId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16));
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");

@@ -6,6 +6,7 @@ import { del, get, patch, post } from "./api.js";
 import { h, clear } from "./dom.js";
 import { formatTime, t } from "./i18n.js";
 import { errorText, field, isAdmin, mayManage, projectNav, state, userName } from "./main.js";
+import { newClientId } from "./outbox.js";
 
 const enc = encodeURIComponent;
 const STATUSES = ["offen", "angenommen", "in_arbeit", "erledigt"];
@@ -13,7 +14,6 @@ const NEXT = { offen: ["angenommen", "in_arbeit", "erledigt"], angenommen: ["in_
 const ROLES = ["owner", "office", "lead", "worker", "apprentice"];
 let categories = []; // [{key, name, builtin}]
 
-const clientId = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now() + Math.random().toString(16));
 const errBox = (id) => h("p", { class: "error", role: "alert", id });
 const title = (text, n) => h("h2", { class: "group-title" }, text, n);
 // An action whose failure is shown in `box` (never thrown at the page).
@@ -79,7 +79,7 @@ function reportForm(projectId, shell) {
   const p = state.projects.get(projectId);
   const chat = teamChat(projectId);
   const main = shell(t("rep_new_title"), { back: chat ? "#/chat/" + enc(chat.id) : "#/reports" });
-  const cid = clientId(); // one per form: a retry after a lost answer raises it once
+  const cid = newClientId(); // one per form: a retry after a lost answer raises it once
   const err = errBox();
   const photos = []; // file ids
   const thumbs = h("div", { class: "row" });
@@ -235,7 +235,7 @@ function render(body, r, reload) {
         type: "button", class: to === "offen" ? "secondary" : "primary",
         onclick: guard(err, async () => {
           if (label(to) === "rep_ack") await post(path + "/acknowledge");
-          else await post(path + "/status", { status: to, client_id: clientId() });
+          else await post(path + "/status", { status: to, client_id: newClientId() });
           reload();
         }),
       }, t(label(to)))))),
@@ -292,7 +292,7 @@ function ruleForm(heading, extra, add) {
   kind.addEventListener("change", fillTarget);
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    add({ client_id: clientId(), category: val(form, "rule-category"), target_kind: val(form, "rule-kind"), target: val(form, "rule-target") });
+    add({ client_id: newClientId(), category: val(form, "rule-category"), target_kind: val(form, "rule-kind"), target: val(form, "rule-target") });
   });
   return form;
 }
@@ -330,7 +330,7 @@ export async function renderRouting(body) {
   catForm.addEventListener("submit", (e) => {
     e.preventDefault();
     guard(msg, async () => {
-      await post("/report-categories", { name: val(catForm, "f-cat-name").trim(), client_id: clientId() });
+      await post("/report-categories", { name: val(catForm, "f-cat-name").trim(), client_id: newClientId() });
       catForm.reset();
       await loadCategories();
       fill();
