@@ -130,3 +130,20 @@ def to_data_key(
         )
 
     ctx.write(work)
+
+
+def row_of(ctx: AppContext, table: Any, row_id: str) -> Any:
+    return ctx.read(lambda rx: rx.conn.execute(select(table).where(table.c.id == row_id)).one())
+
+
+def created_seq(ctx: AppContext, tenant_id: str, kind: str, field: str, value: str) -> int:
+    """The seq of the one `kind` entry whose payload has `field` == `value`."""
+    from zunft.journal.read import iter_entries
+
+    seqs = ctx.read(
+        lambda rx: [
+            e.seq for e in iter_entries(rx, tenant_id, kinds=[kind]) if e.payload[field] == value
+        ]
+    )
+    [seq] = seqs
+    return seq

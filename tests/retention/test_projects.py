@@ -12,7 +12,7 @@ from sqlalchemy import delete, select
 
 from tests.customers.helpers import make_project, ok
 from tests.factories import Api, Business, journal_entries, login
-from tests.retention.helpers import move_to, payload_row, to_data_key, verified
+from tests.retention.helpers import created_seq, move_to, payload_row, row_of, to_data_key, verified
 from tests.web.helpers import assert_error
 from zunft.clock import FakeClock
 from zunft.context import AppContext
@@ -26,26 +26,12 @@ from zunft.retention.gdpr import request_erasure
 from zunft.retention.holds import do_lift_hold, do_set_hold
 
 
-def _row(ctx: AppContext, project_id: str) -> Any:
-    return ctx.read(
-        lambda rx: rx.conn.execute(select(s.projects).where(s.projects.c.id == project_id)).one()
-    )
+def _row(ctx: AppContext, row_id: str) -> Any:
+    return row_of(ctx, s.projects, row_id)
 
 
-def _created_seq(ctx: AppContext, biz: Business, project_id: str) -> int:
-    j = s.journal
-    seqs = ctx.read(
-        lambda rx: list(
-            rx.conn.execute(
-                select(j.c.seq)
-                .where(j.c.tenant_id == biz.tenant_id, j.c.kind == "project.created")
-                .order_by(j.c.seq)
-            ).scalars()
-        )
-    )
-    entries = journal_entries(ctx, biz.tenant_id, "project.created")
-    [seq] = [q for q, e in zip(seqs, entries, strict=True) if e["project_id"] == project_id]
-    return int(seq)
+def _created_seq(ctx: AppContext, biz: Business, row_id: str) -> int:
+    return created_seq(ctx, biz.tenant_id, "project.created", "project_id", row_id)
 
 
 def _say(api: Api, chat_id: str, text: str) -> str:

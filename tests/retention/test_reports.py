@@ -19,7 +19,15 @@ from tests.archive.helpers import names, read
 from tests.blobs import samples
 from tests.customers.helpers import make_project, ok
 from tests.factories import Api, Business, journal_entries, login
-from tests.retention.helpers import count, move_to, payload_row, to_data_key, verified
+from tests.retention.helpers import (
+    count,
+    created_seq,
+    move_to,
+    payload_row,
+    row_of,
+    to_data_key,
+    verified,
+)
 from tests.web.helpers import assert_error
 from zunft.archive.export import ExportRequest, run_export
 from zunft.clock import FakeClock
@@ -45,28 +53,12 @@ def _report(api: Api, project_id: str, **extra: Any) -> dict[str, Any]:
     return dict(ok(api.post(f"/projects/{project_id}/reports", json={**body, **extra}), 201))
 
 
-def _row(ctx: AppContext, report_id: str) -> Any:
-    return ctx.read(
-        lambda rx: rx.conn.execute(select(s.reports).where(s.reports.c.id == report_id)).one()
-    )
+def _row(ctx: AppContext, row_id: str) -> Any:
+    return row_of(ctx, s.reports, row_id)
 
 
-def _created_seq(ctx: AppContext, biz: Business, report_id: str) -> int:
-    j = s.journal
-    seqs = ctx.read(
-        lambda rx: list(
-            rx.conn.execute(
-                select(j.c.seq).where(j.c.tenant_id == biz.tenant_id, j.c.kind == "report.created")
-            ).scalars()
-        )
-    )
-    found = [seq for seq, p in zip(seqs, _payloads(ctx, biz), strict=True) if p == report_id]
-    [seq] = found
-    return int(seq)
-
-
-def _payloads(ctx: AppContext, biz: Business) -> list[str | None]:
-    return [e.get("report_id") for e in journal_entries(ctx, biz.tenant_id, "report.created")]
+def _created_seq(ctx: AppContext, biz: Business, row_id: str) -> int:
+    return created_seq(ctx, biz.tenant_id, "report.created", "report_id", row_id)
 
 
 def _upload(api: Api, chat_id: str) -> str:

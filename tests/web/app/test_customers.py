@@ -150,6 +150,8 @@ def test_invite_consent_chat_questions_and_withdrawal(
     expect(phone.page.locator(".msg", has_text="Um 8 Uhr sind wir da.")).to_be_visible()
     page.goto("/")
     page.get_by_role("link", name="Erika Zander").click()
+    # The chat is open (once, in a full run, the office was still at the list here).
+    expect(page.locator(".topbar .title")).to_have_text("Erika Zander")
     expect(page.locator("html")).to_have_attribute("data-stream", "ready")
 
     # The customer withdraws: access ends, the office sees it and cannot post.
